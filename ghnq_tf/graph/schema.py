@@ -13,8 +13,6 @@ The context holds the target bitwidth of each model (`bits`, 32 = float).
 
 from __future__ import annotations
 
-from ghnq_tf.graph.ops import ACTIVATIONS, OPS
-
 NODE_SET = "ops"
 EDGE_SETS = ("fwd", "bwd", "virtual")
 FLOAT_BITS = 32
@@ -30,13 +28,29 @@ node_sets {{
   key: "{NODE_SET}"
   value {{
     description: "one node per parameter tensor or parameter-free op"
-    features {{ key: "op" value {{ dtype: DT_INT32 description: "index into ghnq_tf.graph.OPS ({len(OPS)} ops)" }} }}
-    features {{ key: "shape" value {{ dtype: DT_INT32 shape {{ dim {{ size: 4 }} }} description: "parameter shape (out, in, kh, kw); pools: (0, 0, k, k)" }} }}
+    features {{
+      key: "op"
+      value {{ dtype: DT_INT32 description: "index into ghnq_tf.graph.OPS" }}
+    }}
+    features {{
+      key: "shape"
+      value {{
+        dtype: DT_INT32
+        shape {{ dim {{ size: 4 }} }}
+        description: "parameter shape (out, in, kh, kw); pools (0, 0, k, k)"
+      }}
+    }}
     features {{ key: "stride" value {{ dtype: DT_INT32 }} }}
     features {{ key: "dilation" value {{ dtype: DT_INT32 }} }}
     features {{ key: "groups" value {{ dtype: DT_INT32 }} }}
-    features {{ key: "activation" value {{ dtype: DT_INT32 description: "index into ghnq_tf.graph.ACTIVATIONS ({len(ACTIVATIONS)})" }} }}
-    features {{ key: "is_output" value {{ dtype: DT_INT32 description: "1 if the node produces a model output" }} }}
+    features {{
+      key: "activation"
+      value {{ dtype: DT_INT32 description: "index into ghnq_tf.graph.ACTIVATIONS" }}
+    }}
+    features {{
+      key: "is_output"
+      value {{ dtype: DT_INT32 description: "1 if the node produces a model output" }}
+    }}
   }}
 }}
 edge_sets {{

@@ -1,0 +1,39 @@
+# `make demo` and `make test` work from a fresh clone with only Python 3.11:
+# both create .venv and install the pinned dependencies into it first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: install demo test test-all lint format bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c requirements.lock -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ghnq-tf demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check ghnq_tf tests benchmarks examples
+	$(BIN)/ruff format --check ghnq_tf tests benchmarks examples
+
+format: $(STAMP)
+	$(BIN)/ruff format ghnq_tf tests benchmarks examples
+	$(BIN)/ruff check --fix ghnq_tf tests benchmarks examples
+
+bench: $(STAMP)
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

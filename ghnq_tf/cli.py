@@ -1,0 +1,164 @@
+"""The `ghnq-tf` command.
+
+TensorFlow's C++ runtime prints start-up notes (oneDNN, CUDA probing) to the
+process's stderr before any logging setting applies; the command hides them
+unless `--verbose` is given. The library itself never touches the caller's
+stderr or environment (apart from selecting Keras 2, see `ghnq_tf._keras`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+
+from ghnq_tf._version import __version__
+
+_APPLICATIONS = (
+    "MobileNet",
+    "MobileNetV2",
+    "MobileNetV3Small",
+    "ResNet50",
+    "ResNet50V2",
+    "DenseNet121",
+    "EfficientNetB0",
+    "NASNetMobile",
+    "VGG16",
+    "Xception",
+)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(enabled: bool) -> Iterator[None]:
+    """Sends file descriptor 2 to /dev/null while TensorFlow loads."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _load_tensorflow(verbose: bool) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    with _quiet_native_stderr(not verbose):
+        import tensorflow_gnn  # noqa: F401
+
+        import ghnq_tf  # noqa: F401
+        from ghnq_tf._keras import tf
+
+        tf.config.list_physical_devices()  # probes (and complains about) CUDA now
+        tf.get_logger().setLevel("ERROR")
+
+
+def _build_application(name: str, size: int | None):
+    from ghnq_tf._keras import keras
+
+    side = size or (71 if name == "Xception" else 32)
+    return getattr(keras.applications, name)(
+        input_shape=(side, side, 3), weights=None, classes=10
+    )
+
+
+def _cmd_graph(args: argparse.Namespace) -> int:
+    import ghnq_tf as gq
+    from ghnq_tf._keras import keras
+
+    if args.model in _APPLICATIONS:
+        model = _build_application(args.model, args.size)
+    elif os.path.exists(args.model):
+        model = keras.models.load_model(args.model, compile=False)
+    else:
+        print(
+            f"error: `model` must be a saved tf_keras model file or one of "
+            f"{', '.join(_APPLICATIONS)}. Received: {args.model!r}",
+            file=sys.stderr,
+        )
+        return 2
+    graph = gq.graph_from_keras(model)
+    ops: dict[str, int] = {}
+    for node in graph.nodes:
+        ops[node.op] = ops.get(node.op, 0) + 1
+    print(f"{graph.name}: {graph.num_nodes} nodes, {len(graph.edges)} edges, "
+          f"{len(graph.params)} parameter tensors, {graph.num_weights:,} weights")
+    print("ops: " + ", ".join(f"{k}={v}" for k, v in sorted(ops.items())))
+    if args.output:
+        from ghnq_tf._io import atomic_write_text
+
+        atomic_write_text(args.output, graph.to_json())
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_search_space(args: argparse.Namespace) -> int:
+    from ghnq_tf import search_space
+
+    search_space.print_summary(args.split, n=args.n)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ghnq_tf.demo import run_demo
+
+    run_demo(num_archs=args.archs)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ghnq-tf",
+        description="Graph hypernetworks that predict quantization-robust parameters "
+        "for unseen Keras CNNs.",
+    )
+    parser.add_argument("--version", action="version", version=f"ghnq-tf {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show TensorFlow's start-up messages"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    graph = sub.add_parser("graph", help="describe a Keras model as an architecture graph")
+    graph.add_argument("model", help="a saved tf_keras model, or a tf_keras.applications name")
+    graph.add_argument("--size", type=int, default=None, help="input side for applications")
+    graph.add_argument("-o", "--output", help="write the ArchGraph as JSON here")
+    graph.set_defaults(func=_cmd_graph)
+
+    space = sub.add_parser("search-space", help="summarize a split of the training search space")
+    space.add_argument("split", help="train, val, test, wide, deep or bnfree")
+    space.add_argument("-n", type=int, default=None, help="number of train architectures")
+    space.set_defaults(func=_cmd_search_space)
+
+    demo = sub.add_parser("demo", help="run the embedded demo (no download)")
+    demo.add_argument("--archs", type=int, default=3, help="number of unseen architectures")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `ghnq-tf`; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _load_tensorflow(args.verbose)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

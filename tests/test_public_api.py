@@ -1,0 +1,24 @@
+"""Pins the public API: `import ghnq_tf as gq` and what it exports."""
+
+import ghnq_tf as gq
+
+EXPECTED = sorted(
+    [
+        "ArchGraph",
+        "OpNode",
+        "ParamRef",
+        "UnsupportedLayerError",
+        "__version__",
+        "data",
+        "graph",
+        "graph_from_keras",
+        "graphs_to_tensor",
+        "search_space",
+    ]
+)
+
+
+def test_public_api_is_pinned():
+    assert sorted(gq.__all__) == EXPECTED
+    for name in gq.__all__:
+        assert hasattr(gq, name), name
