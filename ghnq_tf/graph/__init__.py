@@ -3,11 +3,12 @@
 from ghnq_tf.graph.arch_graph import ArchGraph, OpNode, ParamRef
 from ghnq_tf.graph.from_keras import UnsupportedLayerError, graph_from_keras
 from ghnq_tf.graph.layer_rules import supported_layer_types
-from ghnq_tf.graph.ops import ACTIVATIONS, OPS
+from ghnq_tf.graph.ops import ACTIVATIONS, OPS, PARAM_KINDS
 from ghnq_tf.graph.schema import (
     EDGE_SETS,
     GRAPH_SCHEMA_PBTXT,
     NODE_SET,
+    PARAM_SET,
     graph_schema,
     graph_tensor_spec,
 )
@@ -21,6 +22,8 @@ __all__ = [
     "GRAPH_SCHEMA_PBTXT",
     "NODE_SET",
     "OPS",
+    "PARAM_KINDS",
+    "PARAM_SET",
     "ArchGraph",
     "OpNode",
     "ParamRef",

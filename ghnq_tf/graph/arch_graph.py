@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ghnq_tf.graph.ops import ACTIVATION_IDS, OP_IDS
+from ghnq_tf.graph.ops import ACTIVATION_IDS, OP_IDS, PARAM_KIND_IDS
 
 _FORMAT_VERSION = 1
 
@@ -110,6 +110,45 @@ class ArchGraph:
             "groups": np.array([n.groups for n in nodes], np.int32),
             "activation": np.array([ACTIVATION_IDS[n.activation] for n in nodes], np.int32),
             "is_output": np.array([int(n.is_output) for n in nodes], np.int32),
+        }
+
+    def param_kind(self, param: ParamRef) -> str:
+        """The decoder head that predicts `param` (an entry of PARAM_KINDS)."""
+        output_layers = {n.layer for n in self.nodes if n.is_output}
+        classifier = param.layer in output_layers
+        if param.attr in ("gamma", "beta"):
+            return param.attr
+        if param.attr == "bias":
+            return "classifier_bias" if classifier else "bias"
+        if classifier:
+            return "classifier"
+        if param.attr == "depthwise_kernel":
+            return "dw_conv"
+        return "linear" if self.nodes[param.node].op == "linear" else "conv"
+
+    def param_features(self) -> dict[str, np.ndarray]:
+        """Per-parameter features (the `params` node set's features).
+
+        `shape` is the variable's Keras shape left-padded with ones to rank 4
+        (a Dense kernel (in, out) is (1, 1, in, out), a bias (c,) is
+        (1, 1, 1, c)); `fan_in` is the number of inputs each output sums over.
+        """
+        kinds, shapes, fan_ins = [], [], []
+        for p in self.params:
+            kind = self.param_kind(p)
+            kinds.append(PARAM_KIND_IDS[kind])
+            shapes.append((1,) * (4 - len(p.shape)) + tuple(p.shape))
+            if kind == "dw_conv":
+                fan_ins.append(int(p.shape[0] * p.shape[1]))
+            elif len(p.shape) > 1:
+                fan_ins.append(int(np.prod(p.shape[:-1])))
+            else:
+                fan_ins.append(1)
+        count = len(self.params)
+        return {
+            "kind": np.array(kinds, np.int32).reshape(count),
+            "shape": np.array(shapes, np.int32).reshape(count, 4),
+            "fan_in": np.array(fan_ins, np.int32).reshape(count),
         }
 
     def distances(self, max_distance: int) -> np.ndarray:

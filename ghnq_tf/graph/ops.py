@@ -29,6 +29,19 @@ OPS: tuple[str, ...] = (
 )
 OP_IDS: dict[str, int] = {name: i for i, name in enumerate(OPS)}
 
+# What a parameter tensor is, for the GHN's decoder heads. Append, never reorder.
+PARAM_KINDS: tuple[str, ...] = (
+    "conv",  # kernel of a Conv2D, or the pointwise kernel of a SeparableConv2D
+    "dw_conv",  # depthwise kernel
+    "linear",  # Dense kernel
+    "classifier",  # kernel of the layer that produces the model output
+    "bias",
+    "classifier_bias",
+    "gamma",  # batch-norm scale
+    "beta",  # batch-norm offset
+)
+PARAM_KIND_IDS: dict[str, int] = {name: i for i, name in enumerate(PARAM_KINDS)}
+
 # Activations recorded on the node whose output they transform.
 ACTIVATIONS: tuple[str, ...] = (
     "linear",

@@ -8,13 +8,18 @@ node of `ArchGraph`; three edge sets over it:
 * `virtual`: GHN-2's virtual edges between nodes 2..k apart along data flow
   (both directions), with the shortest-path distance as a feature.
 
+A second node set, `params`, has one node per parameter tensor (in
+`ArchGraph.params` order) with its Keras shape, decoder kind and fan-in; the
+edge set `owner` joins each `ops` node to the parameters it predicts.
+
 The context holds the target bitwidth of each model (`bits`, 32 = float).
 """
 
 from __future__ import annotations
 
 NODE_SET = "ops"
-EDGE_SETS = ("fwd", "bwd", "virtual")
+PARAM_SET = "params"
+EDGE_SETS = ("fwd", "bwd", "virtual", "owner")
 FLOAT_BITS = 32
 
 GRAPH_SCHEMA_PBTXT = f"""
@@ -52,6 +57,29 @@ node_sets {{
       value {{ dtype: DT_INT32 description: "1 if the node produces a model output" }}
     }}
   }}
+}}
+node_sets {{
+  key: "{PARAM_SET}"
+  value {{
+    description: "one node per parameter tensor, in ArchGraph.params order"
+    features {{
+      key: "kind"
+      value {{ dtype: DT_INT32 description: "index into ghnq_tf.graph.PARAM_KINDS" }}
+    }}
+    features {{
+      key: "shape"
+      value {{
+        dtype: DT_INT32
+        shape {{ dim {{ size: 4 }} }}
+        description: "Keras shape, left-padded with ones to rank 4"
+      }}
+    }}
+    features {{ key: "fan_in" value {{ dtype: DT_INT32 }} }}
+  }}
+}}
+edge_sets {{
+  key: "owner"
+  value {{ source: "{NODE_SET}" target: "{PARAM_SET}" description: "node → its parameters" }}
 }}
 edge_sets {{
   key: "fwd"

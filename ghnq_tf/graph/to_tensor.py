@@ -9,7 +9,7 @@ import numpy as np
 
 from ghnq_tf._keras import tf
 from ghnq_tf.graph.arch_graph import ArchGraph
-from ghnq_tf.graph.schema import FLOAT_BITS, NODE_SET
+from ghnq_tf.graph.schema import FLOAT_BITS, NODE_SET, PARAM_SET
 
 DEFAULT_MAX_DISTANCE = 50  # GHN-2's virtual-edge cut-off
 
@@ -18,6 +18,9 @@ DEFAULT_MAX_DISTANCE = 50  # GHN-2's virtual-edge cut-off
 def _graph_arrays(graph: ArchGraph, max_distance: int) -> dict[str, np.ndarray]:
     """Per-graph numpy pieces, cached: virtual edges cost O(N·E) to find."""
     arrays = {f"node/{k}": v for k, v in graph.node_features().items()}
+    arrays.update({f"param/{k}": v for k, v in graph.param_features().items()})
+    arrays["owner/source"] = np.array([p.node for p in graph.params], np.int32)
+    arrays["owner/target"] = np.arange(len(graph.params), dtype=np.int32)
     edges = np.array(graph.edges, np.int32).reshape(-1, 2)
     arrays["fwd/source"], arrays["fwd/target"] = edges[:, 0], edges[:, 1]
     src, dst, dist = graph.virtual_edges(max_distance)
@@ -50,9 +53,11 @@ def graphs_to_tensor(
     """Packs architecture graphs into one `tfgnn.GraphTensor`.
 
     The result has one graph component per graph and follows
-    `ghnq_tf.graph.graph_schema()`: node set `ops`, edge sets `fwd`, `bwd`
-    and `virtual` (with a `distance` feature), context feature `bits`.
-    Nodes of graph i occupy a contiguous block, in `graphs[i].nodes` order.
+    `ghnq_tf.graph.graph_schema()`: node sets `ops` and `params`, edge sets
+    `fwd`, `bwd`, `virtual` (with a `distance` feature) and `owner`, context
+    feature `bits`. Nodes of graph i occupy a contiguous block, in
+    `graphs[i].nodes` order; its parameters likewise, in `graphs[i].params`
+    order.
 
     Example:
         >>> gt = gq.graphs_to_tensor([gq.graph_from_keras(m) for m in models], bits=4)
@@ -83,17 +88,26 @@ def graphs_to_tensor(
     bits_values = _check_bits(bits, len(graphs))
     pieces = [_graph_arrays(g, max_distance) for g in graphs]
     sizes = np.array([g.num_nodes for g in graphs], np.int32)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32)
+    param_sizes = np.array([len(g.params) for g in graphs], np.int32)
+    offsets = {
+        NODE_SET: np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32),
+        PARAM_SET: np.concatenate([[0], np.cumsum(param_sizes)[:-1]]).astype(np.int32),
+    }
 
-    def cat(key: str, shift: bool = False) -> tf.Tensor:
-        parts = [p[key] + (o if shift else 0) for p, o in zip(pieces, offsets, strict=True)]
-        return tf.constant(np.concatenate(parts))
+    def cat(key: str, shift: str | None = None) -> tf.Tensor:
+        shifts = offsets[shift] if shift else np.zeros(len(pieces), np.int32)
+        return tf.constant(
+            np.concatenate([p[key] + o for p, o in zip(pieces, shifts, strict=True)])
+        )
 
     def edge_count(key: str) -> tf.Tensor:
         return tf.constant([len(p[key]) for p in pieces], tf.int32)
 
     node_features = {key.split("/", 1)[1]: cat(key) for key in pieces[0] if key.startswith("node/")}
-    fwd_src, fwd_dst = cat("fwd/source", True), cat("fwd/target", True)
+    param_features = {
+        key.split("/", 1)[1]: cat(key) for key in pieces[0] if key.startswith("param/")
+    }
+    fwd_src, fwd_dst = cat("fwd/source", NODE_SET), cat("fwd/target", NODE_SET)
     edge_sets = {
         "fwd": tfgnn.EdgeSet.from_fields(
             sizes=edge_count("fwd/source"),
@@ -106,9 +120,17 @@ def graphs_to_tensor(
         "virtual": tfgnn.EdgeSet.from_fields(
             sizes=edge_count("virtual/source"),
             adjacency=tfgnn.Adjacency.from_indices(
-                (NODE_SET, cat("virtual/source", True)), (NODE_SET, cat("virtual/target", True))
+                (NODE_SET, cat("virtual/source", NODE_SET)),
+                (NODE_SET, cat("virtual/target", NODE_SET)),
             ),
             features={"distance": cat("virtual/distance")},
+        ),
+        "owner": tfgnn.EdgeSet.from_fields(
+            sizes=tf.constant(param_sizes),
+            adjacency=tfgnn.Adjacency.from_indices(
+                (NODE_SET, cat("owner/source", NODE_SET)),
+                (PARAM_SET, cat("owner/target", PARAM_SET)),
+            ),
         ),
     }
     return tfgnn.GraphTensor.from_pieces(
@@ -116,7 +138,10 @@ def graphs_to_tensor(
             sizes=tf.ones([len(graphs)], tf.int32), features={"bits": tf.constant(bits_values)}
         ),
         node_sets={
-            NODE_SET: tfgnn.NodeSet.from_fields(sizes=tf.constant(sizes), features=node_features)
+            NODE_SET: tfgnn.NodeSet.from_fields(sizes=tf.constant(sizes), features=node_features),
+            PARAM_SET: tfgnn.NodeSet.from_fields(
+                sizes=tf.constant(param_sizes), features=param_features
+            ),
         },
         edge_sets=edge_sets,
     )

@@ -79,3 +79,23 @@ def test_json_round_trip_is_exact():
     assert again == g
     with pytest.raises(ValueError, match="format_version"):
         ArchGraph.from_dict({**g.to_dict(), "format_version": 99})
+
+
+def test_params_node_set_describes_each_parameter():
+    from ghnq_tf.graph import PARAM_KINDS
+
+    model = _small_model(4)
+    g = graph_from_keras(model)
+    gt = graphs_to_tensor([g, g])
+    params = gt.node_sets["params"]
+    assert params.sizes.numpy().tolist() == [len(g.params)] * 2
+    kinds = [PARAM_KINDS[k] for k in params["kind"].numpy()[: len(g.params)]]
+    assert kinds == ["conv", "bias", "conv", "bias", "classifier", "classifier_bias"]
+    shapes = params["shape"].numpy()[: len(g.params)].tolist()
+    assert shapes[0] == [3, 3, 3, 4] and shapes[4] == [1, 1, 4, 10] and shapes[5] == [1, 1, 1, 10]
+    assert params["fan_in"].numpy()[:6].tolist() == [27, 1, 27, 1, 4, 1]
+    owner = gt.edge_sets["owner"].adjacency
+    # Parameter j of the second model belongs to node (its node + first model's node count).
+    expected = [p.node for p in g.params] + [p.node + g.num_nodes for p in g.params]
+    assert owner.source.numpy().tolist() == expected
+    assert owner.target.numpy().tolist() == list(range(2 * len(g.params)))
