@@ -129,15 +129,15 @@ class ArchGraph:
     def param_features(self) -> dict[str, np.ndarray]:
         """Per-parameter features (the `params` node set's features).
 
-        `shape` is the variable's Keras shape left-padded with ones to rank 4
-        (a Dense kernel (in, out) is (1, 1, in, out), a bias (c,) is
-        (1, 1, 1, c)); `fan_in` is the number of inputs each output sums over.
+        `shape` is the variable's Keras shape left-padded with zeros to rank 4
+        (a Dense kernel (in, out) is (0, 0, in, out), a bias (c,) is
+        (0, 0, 0, c)); `fan_in` is the number of inputs each output sums over.
         """
         kinds, shapes, fan_ins = [], [], []
         for p in self.params:
             kind = self.param_kind(p)
             kinds.append(PARAM_KIND_IDS[kind])
-            shapes.append((1,) * (4 - len(p.shape)) + tuple(p.shape))
+            shapes.append((0,) * (4 - len(p.shape)) + tuple(p.shape))
             if kind == "dw_conv":
                 fan_ins.append(int(p.shape[0] * p.shape[1]))
             elif len(p.shape) > 1:

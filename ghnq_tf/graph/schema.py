@@ -71,7 +71,7 @@ node_sets {{
       value {{
         dtype: DT_INT32
         shape {{ dim {{ size: 4 }} }}
-        description: "Keras shape, left-padded with ones to rank 4"
+        description: "Keras shape, left-padded with zeros to rank 4"
       }}
     }}
     features {{ key: "fan_in" value {{ dtype: DT_INT32 }} }}

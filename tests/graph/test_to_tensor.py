@@ -92,7 +92,7 @@ def test_params_node_set_describes_each_parameter():
     kinds = [PARAM_KINDS[k] for k in params["kind"].numpy()[: len(g.params)]]
     assert kinds == ["conv", "bias", "conv", "bias", "classifier", "classifier_bias"]
     shapes = params["shape"].numpy()[: len(g.params)].tolist()
-    assert shapes[0] == [3, 3, 3, 4] and shapes[4] == [1, 1, 4, 10] and shapes[5] == [1, 1, 1, 10]
+    assert shapes[0] == [3, 3, 3, 4] and shapes[4] == [0, 0, 4, 10] and shapes[5] == [0, 0, 0, 10]
     assert params["fan_in"].numpy()[:6].tolist() == [27, 1, 27, 1, 4, 1]
     owner = gt.edge_sets["owner"].adjacency
     # Parameter j of the second model belongs to node (its node + first model's node count).

@@ -1,0 +1,214 @@
+"""Decoding node states into parameter tensors of any shape.
+
+Each kernel is predicted as a rank-`rank` CP decomposition over a fixed
+maximal tensor of `channels` × `channels` × `kernel_size` × `kernel_size`
+(GHN-2's fixed 64×64×s×s tensor, without ever materializing it): factors for
+the output channels, input channels and the spatial kernel. The factors are
+sliced to each exact shape — the kernel centre-cropped, channels tiled when
+the layer is wider than `channels` — so only the values a layer needs are
+computed. 1-D parameters (biases, batch-norm gamma/beta) have their own heads.
+
+Predicted values are normalized as in GHN-2: kernels to fan-in scale
+`w·sqrt(β/fan_in)` (after scaling each tensor to unit RMS, which keeps the
+start of training stable for any depth), gamma `2·sigmoid(0.5p)`, biases and
+beta `tanh(0.2p)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import numpy as np
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.graph.ops import PARAM_KINDS
+
+KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
+VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    kind: str
+    shape: tuple[int, int, int, int]  # Keras shape left-padded with ones to rank 4
+    rows: np.ndarray  # positions of this group's parameters among their kind's rows
+    fan_in: np.ndarray  # float32 [g]
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodePlan:
+    """How to decode one batch's parameters: static shapes, grouped.
+
+    Attributes:
+        kind_rows: for each kind present, the parameter indices of that kind.
+        groups: parameters of one kind and one shape, decoded together.
+        order: permutation taking the concatenated group outputs (flat) back
+            to parameter order.
+        sizes: number of values of each parameter, in parameter order.
+        shapes: each parameter's true Keras shape.
+    """
+
+    kind_rows: dict[str, np.ndarray]
+    groups: tuple[_Group, ...]
+    order: np.ndarray
+    sizes: tuple[int, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+
+def _true_shape(padded: tuple[int, ...]) -> tuple[int, ...]:
+    """Drops the zero padding of `ArchGraph.param_features` shapes."""
+    rank = 4
+    while rank and padded[4 - rank] == 0:
+        rank -= 1
+    return tuple(padded[4 - rank :])
+
+
+@functools.lru_cache(maxsize=512)
+def _plan(kinds: bytes, shapes: bytes, fan_in: bytes) -> DecodePlan:
+    kind_ids = np.frombuffer(kinds, np.int32)
+    padded = np.frombuffer(shapes, np.int32).reshape(-1, 4)
+    true_shapes = tuple(_true_shape(tuple(int(d) for d in s)) for s in padded)
+    shape_arr = np.maximum(padded, 1)  # (1, 1, in, out) for a dense kernel
+    fan_arr = np.frombuffer(fan_in, np.int32).astype(np.float32)
+    kind_rows: dict[str, np.ndarray] = {}
+    groups: list[_Group] = []
+    flat_positions: list[np.ndarray] = []
+    sizes = np.prod(shape_arr, axis=1).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    for kind_id in np.unique(kind_ids):
+        kind = PARAM_KINDS[int(kind_id)]
+        rows = np.nonzero(kind_ids == kind_id)[0]
+        kind_rows[kind] = rows
+        keys = [tuple(shape_arr[r]) for r in rows]
+        for key in sorted(set(keys)):
+            members = np.array([i for i, k in enumerate(keys) if k == key], np.int64)
+            params = rows[members]
+            groups.append(_Group(kind, key, members, fan_arr[params]))
+            flat_positions.extend(np.arange(starts[p], starts[p] + sizes[p]) for p in params)
+    order = np.argsort(np.concatenate(flat_positions)) if flat_positions else np.zeros(0, np.int64)
+    return DecodePlan(kind_rows, tuple(groups), order, tuple(int(s) for s in sizes), true_shapes)
+
+
+def make_plan(kinds: np.ndarray, shapes: np.ndarray, fan_in: np.ndarray) -> DecodePlan:
+    """The (cached) decode plan for parameters with these kinds/shapes/fan-ins."""
+    return _plan(
+        np.ascontiguousarray(kinds, np.int32).tobytes(),
+        np.ascontiguousarray(shapes, np.int32).tobytes(),
+        np.ascontiguousarray(fan_in, np.int32).tobytes(),
+    )
+
+
+def _tile_index(size: int, available: int) -> np.ndarray:
+    """Indices into `available` slots for `size` values: tiled when wider."""
+    return np.arange(size) % available
+
+
+def _crop_index(size: int, available: int) -> np.ndarray:
+    """Centre crop of a kernel axis (or centred tiling when the kernel is larger)."""
+    offset = (available - size) // 2
+    return (np.arange(size) + offset) % available
+
+
+@keras.utils.register_keras_serializable(package="ghnq_tf")
+class ParamDecoder(keras.layers.Layer):
+    """Maps parameter states to parameter tensors (see the module docstring).
+
+    Example:
+        >>> decoder = ParamDecoder(hidden=64)
+        >>> tensors = decoder(states, plan)  # one tensor per parameter
+
+    Args:
+        hidden: width of the incoming states.
+        channels: channel extent of the fixed maximal tensor (GHN-2: 64).
+        kernel_size: spatial extent of the fixed maximal tensor.
+        rank: rank of the CP decomposition of each kernel.
+        beta: numerator of the fan-in scaling of hidden kernels (2 = He).
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: int = 64,
+        channels: int = 64,
+        kernel_size: int = 7,
+        rank: int = 16,
+        beta: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.hidden = hidden
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.rank = rank
+        self.beta = beta
+        width = rank * (2 * channels + kernel_size * kernel_size)
+        dense = keras.layers.Dense
+        self.heads = {
+            kind: keras.Sequential(
+                [dense(hidden, activation="relu"), dense(width)], name=f"head_{kind}"
+            )
+            for kind in KERNEL_KINDS
+        }
+        self.heads.update(
+            {
+                kind: keras.Sequential(
+                    [dense(hidden, activation="relu"), dense(channels)], name=f"head_{kind}"
+                )
+                for kind in VECTOR_KINDS
+            }
+        )
+
+    def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
+        c, k, r = self.channels, self.kernel_size, self.rank
+        kh, kw, d_in, d_out = group.shape
+        g = tf.shape(out)[0]
+        factors_in = tf.reshape(out[:, : r * c], [g, r, c])
+        factors_out = tf.reshape(out[:, r * c : 2 * r * c], [g, r, c])
+        spatial = tf.reshape(out[:, 2 * r * c :], [g, r, k, k])
+        factors_in = tf.gather(factors_in, _tile_index(d_in, c), axis=2)
+        factors_out = tf.gather(factors_out, _tile_index(d_out, c), axis=2)
+        spatial = tf.gather(spatial, _crop_index(kh, k), axis=2)
+        spatial = tf.gather(spatial, _crop_index(kw, k), axis=3)
+        mixed = tf.einsum("grhw,gri->grhwi", spatial, factors_in)
+        kernel = tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
+        beta = 1.0 if group.kind == "classifier" else self.beta
+        scale = np.sqrt(beta / group.fan_in).astype(np.float32).reshape(-1, 1, 1, 1, 1)
+        return kernel / rms * scale
+
+    def _vector(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
+        values = tf.gather(out, _tile_index(group.shape[3], self.channels), axis=1)
+        if group.kind == "gamma":
+            return 2.0 * tf.sigmoid(0.5 * values)
+        return tf.tanh(0.2 * values)
+
+    def call(self, states: tf.Tensor, plan: DecodePlan) -> list[tf.Tensor]:
+        """Decodes `states` ([num_params, hidden]) into tensors per `plan`."""
+        head_out = {
+            kind: self.heads[kind](tf.gather(states, rows)) for kind, rows in plan.kind_rows.items()
+        }
+        flat = []
+        for group in plan.groups:
+            out = tf.gather(head_out[group.kind], group.rows)
+            if group.kind in VECTOR_KINDS:
+                values = self._vector(out, group)
+            else:
+                values = self._kernel(out, group)
+            flat.append(tf.reshape(values, [-1]))
+        if not flat:
+            return []
+        ordered = tf.gather(tf.concat(flat, axis=0), plan.order)
+        pieces = tf.split(ordered, plan.sizes)
+        return [tf.reshape(p, s) for p, s in zip(pieces, plan.shapes, strict=True)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "hidden": self.hidden,
+            "channels": self.channels,
+            "kernel_size": self.kernel_size,
+            "rank": self.rank,
+            "beta": self.beta,
+        }

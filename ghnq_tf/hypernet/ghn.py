@@ -1,0 +1,199 @@
+"""`GHN`: the graph hypernetwork, a `tf_keras.Model` over `tfgnn.GraphTensor`s."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf.graph.schema import PARAM_SET
+from ghnq_tf.graph.to_tensor import DEFAULT_MAX_DISTANCE, graphs_to_tensor
+from ghnq_tf.hypernet.decoder import DecodePlan, ParamDecoder, make_plan
+from ghnq_tf.hypernet.encoder import NodeEncoder
+from ghnq_tf.hypernet.message_passing import MessagePassing
+
+
+def decode_plan(graph: Any) -> DecodePlan:
+    """The decode plan of a GraphTensor's `params` node set (needs eager values)."""
+    params = graph.node_sets[PARAM_SET]
+    try:
+        values = [params[f].numpy() for f in ("kind", "shape", "fan_in")]
+    except AttributeError as err:
+        raise RuntimeError(
+            "GHN reads each parameter's shape from the GraphTensor, so it must be "
+            "called eagerly (not inside tf.function or a traced train_step). Run "
+            "the step with `run_eagerly=True`, as GHNTrainer does."
+        ) from err
+    return make_plan(*values)
+
+
+@keras.utils.register_keras_serializable(package="ghnq_tf")
+class GHN(keras.Model):
+    """Graph hypernetwork: predicts every parameter of the networks in a graph.
+
+    Input: a `tfgnn.GraphTensor` from `gq.graphs_to_tensor` holding one or
+    many architectures (the context feature `bits` tells the target
+    bitwidth). Output: one tensor per parameter of every architecture, in
+    `ArchGraph.params` order, graph after graph, each with its variable's
+    exact Keras shape.
+
+    Example:
+        >>> ghn = gq.GHN(hidden=64, num_layers=3)
+        >>> graphs = [gq.graph_from_keras(m) for m in models]
+        >>> tensors = ghn(gq.graphs_to_tensor(graphs, bits=4))
+        >>> per_model = ghn.predict_params(graphs, bits=4)  # split per model
+
+    Args:
+        hidden: width of node states.
+        num_layers: rounds of message passing.
+        conv: TF-GNN convolution, `"simple"` or `"gatv2"`.
+        max_distance: virtual-edge cut-off the GHN is used with.
+        channels: channel extent of the decoder's maximal tensor.
+        kernel_size: spatial extent of the decoder's maximal tensor.
+        rank: rank of each decoded kernel.
+        beta: fan-in scaling numerator for hidden kernels.
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: int = 64,
+        num_layers: int = 3,
+        conv: str = "simple",
+        max_distance: int = DEFAULT_MAX_DISTANCE,
+        channels: int = 64,
+        kernel_size: int = 7,
+        rank: int = 16,
+        beta: float = 2.0,
+        name: str = "ghn",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, **kwargs)
+        self.hidden = hidden
+        self.num_layers = num_layers
+        self.conv = conv
+        self.max_distance = max_distance
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.rank = rank
+        self.beta = beta
+        self.encoder = NodeEncoder(hidden=hidden, name="encoder")
+        self.message_passing = MessagePassing(
+            hidden=hidden,
+            num_layers=num_layers,
+            conv=conv,
+            max_distance=max_distance,
+            name="message_passing",
+        )
+        self.decoder = ParamDecoder(
+            hidden=hidden,
+            channels=channels,
+            kernel_size=kernel_size,
+            rank=rank,
+            beta=beta,
+            name="decoder",
+        )
+
+    def node_states(self, graph: Any, *, message_passing: bool = True) -> tf.Tensor:
+        """Node states after encoding and (unless switched off) message passing."""
+        states = self.encoder(graph)
+        if message_passing:
+            states = self.message_passing(graph, states)
+        return states
+
+    def call(
+        self, graph: Any, training: bool | None = None, message_passing: bool = True
+    ) -> list[tf.Tensor]:
+        """Predicts all parameters of the graph's architectures.
+
+        Args:
+            graph: a GraphTensor from `gq.graphs_to_tensor`.
+            training: unused (no dropout); kept for the Keras signature.
+            message_passing: False decodes each node from its own features
+                only (the no-graph ablation).
+        """
+        import tensorflow_gnn as tfgnn
+
+        plan = decode_plan(graph)
+        states = self.node_states(graph, message_passing=message_passing)
+        param_states = tfgnn.broadcast_node_to_edges(
+            graph, "owner", tfgnn.SOURCE, feature_value=states
+        )
+        return self.decoder(param_states, plan)
+
+    def predict_params(
+        self,
+        graphs: ArchGraph | Sequence[ArchGraph],
+        *,
+        bits: int | Sequence[int] | None = None,
+        message_passing: bool = True,
+    ) -> list[list[tf.Tensor]]:
+        """One GHN call for several architectures, split per architecture."""
+        if isinstance(graphs, ArchGraph):
+            graphs = [graphs]
+        tensor = graphs_to_tensor(list(graphs), bits=bits, max_distance=self.max_distance)
+        flat = self(tensor, message_passing=message_passing)
+        result, start = [], 0
+        for graph in graphs:
+            result.append(flat[start : start + len(graph.params)])
+            start += len(graph.params)
+        return result
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "hidden": self.hidden,
+            "num_layers": self.num_layers,
+            "conv": self.conv,
+            "max_distance": self.max_distance,
+            "channels": self.channels,
+            "kernel_size": self.kernel_size,
+            "rank": self.rank,
+            "beta": self.beta,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> GHN:
+        return cls(**config)
+
+    def build_all(self) -> GHN:
+        """Creates every weight by predicting a tiny graph that uses every head."""
+        from ghnq_tf.hypernet.probe import probe_graph
+
+        if not self.built or not self.decoder.built:
+            self.predict_params(probe_graph(), bits=4)
+        return self
+
+    def get_build_config(self) -> dict[str, Any]:
+        return {"probe": True}
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        self.build_all()
+
+    def save(self, filepath: str, overwrite: bool = True, **kwargs: Any) -> None:
+        """Saves the GHN in Keras format (`.keras`), atomically."""
+        from ghnq_tf.hypernet.checkpoint import save_ghn
+
+        if not overwrite and os.path.exists(filepath):
+            raise FileExistsError(f"{filepath!r} exists and `overwrite=False`.")
+        save_ghn(self, filepath)
+
+    @classmethod
+    def load(cls, path: str) -> GHN:
+        """Loads a GHN saved with `save`; predicts exactly what the saved one did."""
+        from ghnq_tf.hypernet.checkpoint import load_ghn
+
+        return load_ghn(path)
+
+    @classmethod
+    def from_pretrained(cls, name: str = "cifar10") -> GHN:
+        """Loads a GHN bundled under `ghnq_tf/pretrained/` (see its manifest)."""
+        from ghnq_tf.hypernet.checkpoint import load_pretrained
+
+        return load_pretrained(name)
+
+    def count_params(self) -> int:
+        self.build_all()
+        return super().count_params()

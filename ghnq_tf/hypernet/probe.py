@@ -1,0 +1,23 @@
+"""A tiny architecture that exercises every GHN head, used to create weights."""
+
+from __future__ import annotations
+
+import functools
+
+from ghnq_tf.graph.arch_graph import ArchGraph
+
+
+@functools.lru_cache(maxsize=1)
+def probe_graph() -> ArchGraph:
+    """input → sep conv (dw, pw, bias) → bn → dense → glob_avg → classifier."""
+    from ghnq_tf._keras import keras
+    from ghnq_tf.graph.from_keras import graph_from_keras
+
+    layers = keras.layers
+    x = keras.Input((8, 8, 3))
+    h = layers.SeparableConv2D(4, 3, name="sep")(x)
+    h = layers.BatchNormalization(name="bn")(h)
+    h = layers.Dense(4, name="dense")(h)
+    h = layers.GlobalAveragePooling2D()(h)
+    y = layers.Dense(2, name="classifier")(h)
+    return graph_from_keras(keras.Model(x, y, name="probe"))

@@ -1,0 +1,99 @@
+"""The GHN: exact shapes, bitwidth input, message-passing ablation, normalization."""
+
+import numpy as np
+import pytest
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.graph import graph_from_keras, graphs_to_tensor, param_variables
+from ghnq_tf.hypernet import GHN
+
+L = keras.layers
+
+
+def _net(width=8, depth=2, classes=10):
+    x = keras.Input((16, 16, 3))
+    h = L.Conv2D(width, 3, padding="same", use_bias=False)(x)
+    h = L.BatchNormalization()(h)
+    for _ in range(depth):
+        h = L.Add()([h, L.SeparableConv2D(width, 3, padding="same")(L.ReLU()(h))])
+    h = L.GlobalAveragePooling2D()(h)
+    return keras.Model(x, L.Dense(classes)(h))
+
+
+@pytest.fixture(scope="module")
+def ghn():
+    return GHN(hidden=32, num_layers=2).build_all()
+
+
+def test_one_call_predicts_every_parameter_of_a_batch(ghn, application):
+    models = [_net(8), _net(128, depth=1, classes=3), application("MobileNetV3Small")]
+    graphs = [graph_from_keras(m) for m in models]
+    flat = ghn(graphs_to_tensor(graphs, bits=4))
+    assert len(flat) == sum(len(g.params) for g in graphs)
+    per_model = ghn.predict_params(graphs, bits=4)
+    for model, graph, tensors in zip(models, graphs, per_model, strict=True):
+        for var, value in zip(param_variables(model, graph), tensors, strict=True):
+            assert tuple(value.shape) == tuple(var.shape)
+            assert bool(tf.reduce_all(tf.math.is_finite(value)))
+
+
+def test_bitwidth_is_an_input(ghn):
+    g = graph_from_keras(_net())
+    w4, w2, w32 = (ghn.predict_params(g, bits=b)[0][0] for b in (4, 2, None))
+    assert not np.allclose(w4, w2) and not np.allclose(w4, w32)
+    np.testing.assert_array_equal(w4, ghn.predict_params(g, bits=4)[0][0])  # deterministic
+
+
+def test_message_passing_off_decodes_each_node_alone(ghn):
+    shallow, deep = graph_from_keras(_net(depth=1)), graph_from_keras(_net(depth=3))
+    # The stem conv is identical in both nets; only the graph around it differs.
+    for mp, same in ((False, True), (True, False)):
+        a = ghn.predict_params(shallow, bits=4, message_passing=mp)[0][0]
+        b = ghn.predict_params(deep, bits=4, message_passing=mp)[0][0]
+        assert np.allclose(a, b) == same
+
+
+def test_normalization_and_tiling(ghn):
+    model = _net(128, depth=1)
+    graph = graph_from_keras(model)
+    values = dict(
+        zip(
+            [(p.layer[-1], p.attr) for p in graph.params], ghn.predict_params(graph)[0], strict=True
+        )
+    )
+    stem = values[(model.layers[1].name, "kernel")].numpy()  # (3, 3, 3, 128): 128 > 64 channels
+    np.testing.assert_allclose(stem[..., :64], stem[..., 64:])  # tiled along output channels
+    rms = np.sqrt(np.mean(stem**2))
+    np.testing.assert_allclose(rms, np.sqrt(2.0 / 27.0), rtol=1e-4)  # He fan-in scale
+    gamma = values[(model.layers[2].name, "gamma")].numpy()
+    assert gamma.min() > 0 and gamma.max() < 2
+    biases = [v.numpy() for (_, attr), v in values.items() if attr in ("bias", "beta")]
+    assert all(np.abs(b).max() < 1 for b in biases)
+
+
+def test_eager_only_is_a_clear_error(ghn):
+    gt = graphs_to_tensor(graph_from_keras(_net()))
+
+    @tf.function
+    def traced(graph):
+        return ghn(graph)
+
+    with pytest.raises(RuntimeError, match="must be called eagerly"):
+        traced(gt)
+
+
+def test_config_round_trip():
+    ghn = GHN(hidden=16, num_layers=1, conv="gatv2", rank=4, channels=32, kernel_size=5)
+    again = GHN.from_config(ghn.get_config())
+    assert again.get_config() == ghn.get_config()
+    with pytest.raises(ValueError, match="`conv` must be one of"):
+        GHN(conv="gcn")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        GHN(hidden=30)
+
+
+def test_gatv2_variant_predicts(application):
+    ghn = GHN(hidden=16, num_layers=1, conv="gatv2")
+    graph = graph_from_keras(_net())
+    tensors = ghn.predict_params(graph, bits=8)[0]
+    assert len(tensors) == len(graph.params)
