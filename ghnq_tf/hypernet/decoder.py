@@ -147,14 +147,22 @@ class ParamDecoder(keras.layers.Layer):
         dense = keras.layers.Dense
         self.heads = {
             kind: keras.Sequential(
-                [dense(hidden, activation="relu"), dense(width)], name=f"head_{kind}"
+                [
+                    dense(hidden, activation="relu", name=f"head_{kind}_hidden"),
+                    dense(width, name=f"head_{kind}_out"),
+                ],
+                name=f"head_{kind}",
             )
             for kind in KERNEL_KINDS
         }
         self.heads.update(
             {
                 kind: keras.Sequential(
-                    [dense(hidden, activation="relu"), dense(channels)], name=f"head_{kind}"
+                    [
+                        dense(hidden, activation="relu", name=f"head_{kind}_hidden"),
+                        dense(channels, name=f"head_{kind}_out"),
+                    ],
+                    name=f"head_{kind}",
                 )
                 for kind in VECTOR_KINDS
             }
