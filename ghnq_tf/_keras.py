@@ -12,45 +12,11 @@ Every other module does ``from ghnq_tf._keras import keras``.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
-_LEGACY_VALUES = ("1", "true", "True")
+from ghnq_tf._env import select_keras2
 
-_HOW_TO_FIX = (
-    "ghnq_tf needs Keras 2 (the `tf_keras` package), as TF-GNN and "
-    "tensorflow-model-optimization do. Import ghnq_tf before touching "
-    "`tf.keras`, or set the environment variable TF_USE_LEGACY_KERAS=1 "
-    "before TensorFlow is first imported."
-)
-
-
-def _check_environment() -> None:
-    value = os.environ.get("TF_USE_LEGACY_KERAS")
-    if value is None:
-        os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    elif value not in _LEGACY_VALUES:
-        raise ImportError(
-            f"TF_USE_LEGACY_KERAS is set to {value!r}, which makes `tf.keras` "
-            f"Keras 3. {_HOW_TO_FIX}"
-        )
-    tf_module = sys.modules.get("tensorflow")
-    if tf_module is None:
-        return
-    # Read the lazy loader's own attributes without resolving it.
-    loader = tf_module.__dict__.get("keras")
-    if loader is None or not getattr(loader, "_tfll_initialized", False):
-        return
-    version = loader.__dict__.get("_tfll_keras_version")
-    if version == "keras_3":
-        raise ImportError(
-            "TensorFlow was already imported with Keras 3 active (`tf.keras` "
-            f"is Keras 3 in this process). {_HOW_TO_FIX}"
-        )
-
-
-_check_environment()
+select_keras2()
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -55,7 +54,6 @@ def _load_tensorflow(verbose: bool) -> None:
     with _quiet_native_stderr(not verbose):
         import tensorflow_gnn  # noqa: F401
 
-        import ghnq_tf  # noqa: F401
         from ghnq_tf._keras import tf
 
         tf.config.list_physical_devices()  # probes (and complains about) CUDA now
@@ -66,9 +64,7 @@ def _build_application(name: str, size: int | None):
     from ghnq_tf._keras import keras
 
     side = size or (71 if name == "Xception" else 32)
-    return getattr(keras.applications, name)(
-        input_shape=(side, side, 3), weights=None, classes=10
-    )
+    return getattr(keras.applications, name)(input_shape=(side, side, 3), weights=None, classes=10)
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
@@ -90,8 +86,10 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     ops: dict[str, int] = {}
     for node in graph.nodes:
         ops[node.op] = ops.get(node.op, 0) + 1
-    print(f"{graph.name}: {graph.num_nodes} nodes, {len(graph.edges)} edges, "
-          f"{len(graph.params)} parameter tensors, {graph.num_weights:,} weights")
+    print(
+        f"{graph.name}: {graph.num_nodes} nodes, {len(graph.edges)} edges, "
+        f"{len(graph.params)} parameter tensors, {graph.num_weights:,} weights"
+    )
     print("ops: " + ", ".join(f"{k}={v}" for k, v in sorted(ops.items())))
     if args.output:
         from ghnq_tf._io import atomic_write_text

@@ -4,12 +4,14 @@ import ghnq_tf as gq
 
 EXPECTED = sorted(
     [
+        "GHN",
         "ArchGraph",
         "OpNode",
         "ParamRef",
         "UnsupportedLayerError",
         "__version__",
         "data",
+        "ghn_gradients",
         "graph",
         "graph_from_keras",
         "graphs_to_tensor",

@@ -44,24 +44,22 @@ def test_gradient_matches_finite_differences():
         w.name for w, ok in zip(ghn.trainable_variables, nonzero, strict=True) if not ok
     ]
 
-    # Central finite difference on the largest-gradient entry of one weight.
-    index = next(i for i, w in enumerate(ghn.trainable_variables) if "head_conv" in w.name)
-    weight, grad = ghn.trainable_variables[index], grads[index].numpy()
-    pos = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
-    eps = 1e-2
+    # Central finite difference along the gradient of one weight tensor: the
+    # directional derivative along u = g / |g| must equal |g|.
+    index = next(i for i, w in enumerate(ghn.trainable_variables) if "head_conv_out" in w.name)
+    weight, grad = ghn.trainable_variables[index], grads[index].numpy().astype(np.float64)
+    direction = grad / np.linalg.norm(grad)
+    original = weight.numpy()
 
-    def loss_at(delta):
-        original = weight.numpy()
-        shifted = original.copy()
-        shifted[pos] += delta
-        weight.assign(shifted)
+    def loss_at(step):
+        weight.assign((original + step * direction).astype(np.float32))
         inject(variables, ghn(gt))
-        value = float(loss_fn())
-        weight.assign(original)
-        return value
+        return float(loss_fn())
 
+    eps = 3e-3
     numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
-    assert numeric == pytest.approx(float(grad[pos]), rel=0.05, abs=1e-4)
+    weight.assign(original)
+    assert numeric == pytest.approx(np.linalg.norm(grad), rel=0.03)
 
 
 def test_inject_rejects_mismatched_shapes():
