@@ -10,8 +10,10 @@ computed. 1-D parameters (biases, batch-norm gamma/beta) have their own heads.
 
 Predicted values are normalized as in GHN-2: kernels to fan-in scale
 `w·sqrt(β/fan_in)` (after scaling each tensor to unit RMS, which keeps the
-start of training stable for any depth), gamma `2·sigmoid(0.5p)`, biases and
-beta `tanh(0.2p)`.
+start of training stable for any depth) times a predicted gain
+`2·sigmoid(p)` (1 at initialization; lets the GHN shrink layers of
+batch-norm-free networks whose branches add up), gamma `2·sigmoid(0.5p)`,
+biases and beta `tanh(0.2p)`.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class ParamDecoder(keras.layers.Layer):
         self.kernel_size = kernel_size
         self.rank = rank
         self.beta = beta
-        width = rank * (2 * channels + kernel_size * kernel_size)
+        width = rank * (2 * channels + kernel_size * kernel_size) + 1  # + a gain
         dense = keras.layers.Dense
         self.heads = {
             kind: keras.Sequential(
@@ -174,7 +176,8 @@ class ParamDecoder(keras.layers.Layer):
         g = tf.shape(out)[0]
         factors_in = tf.reshape(out[:, : r * c], [g, r, c])
         factors_out = tf.reshape(out[:, r * c : 2 * r * c], [g, r, c])
-        spatial = tf.reshape(out[:, 2 * r * c :], [g, r, k, k])
+        spatial = tf.reshape(out[:, 2 * r * c : 2 * r * c + r * k * k], [g, r, k, k])
+        gain = 2.0 * tf.sigmoid(out[:, -1])  # 1 at init; lets the GHN shrink a layer
         factors_in = tf.gather(factors_in, _tile_index(d_in, c), axis=2)
         factors_out = tf.gather(factors_out, _tile_index(d_out, c), axis=2)
         spatial = tf.gather(spatial, _crop_index(kh, k), axis=2)
@@ -184,7 +187,7 @@ class ParamDecoder(keras.layers.Layer):
         rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
         beta = 1.0 if group.kind == "classifier" else self.beta
         scale = np.sqrt(beta / group.fan_in).astype(np.float32).reshape(-1, 1, 1, 1, 1)
-        return kernel / rms * scale
+        return kernel / rms * scale * tf.reshape(gain, [-1, 1, 1, 1, 1])
 
     def _vector(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
         values = tf.gather(out, _tile_index(group.shape[3], self.channels), axis=1)

@@ -1,0 +1,143 @@
+"""`gq.predict` / `gq.predict_many`: GHN-predicted parameters in a quantize-aware model."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ghnq_tf._keras import check_tf_keras_model, keras, tf
+from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf.graph.from_keras import graph_from_keras
+from ghnq_tf.hypernet.ghn import GHN
+
+DEFAULT_GHN = "cifar10"
+
+
+def ghn_bits(bits: Any) -> int:
+    """The bitwidth the GHN is told: the (default) weight bitwidth of `bits`."""
+    from ghnq_tf.quant import parse_bits
+
+    return parse_bits(bits).default[0]
+
+
+def target_list(qmodel: keras.Model, model: keras.Model, graph: ArchGraph) -> list[tf.Variable]:
+    """The variables of `qmodel` that receive `graph.params`, in that order."""
+    from ghnq_tf.quant import target_variables
+
+    targets = target_variables(qmodel, model)
+    return [targets[("/".join(p.layer), p.attr)] for p in graph.params]
+
+
+def _resolve_ghn(ghn: GHN | str | None) -> GHN:
+    if ghn is None:
+        ghn = DEFAULT_GHN
+    if isinstance(ghn, str):
+        try:
+            return GHN.from_pretrained(ghn)
+        except ValueError as err:
+            raise ValueError(
+                f"{err} Pass a trained GHN as `ghn=` (e.g. `gq.GHN.load(path)`)."
+            ) from err
+    if not isinstance(ghn, GHN):
+        raise TypeError(f"`ghn` must be a gq.GHN, a pretrained name or None. Received: ghn={ghn!r}")
+    return ghn
+
+
+def predict_many(
+    models: Sequence[keras.Model],
+    *,
+    bits: Any = 4,
+    ghn: GHN | str | None = None,
+    calibration_data: Any = None,
+    calibration_steps: int | None = 8,
+    timings: dict[str, float] | None = None,
+) -> list[keras.Model]:
+    """Predicts parameters for several models in one GHN call.
+
+    Args:
+        models: built `tf_keras` models (functional or Sequential).
+        bits: as `gq.quantize`: an int in 2..8, a (weight, activation) pair or
+            a {layer_name: bits} policy; the GHN is told the weight bitwidth.
+        ghn: a `gq.GHN`, the name of a bundled one, or None for the default
+            (`"cifar10"`).
+        calibration_data: unlabeled images; when given, each model's BN
+            statistics and activation ranges are calibrated on them.
+        calibration_steps: batches of `calibration_data` to use.
+        timings: if a dict is given, seconds spent per stage are added to it
+            (`graph`, `ghn`, `quantize`, `inject`, `calibrate`).
+
+    Returns:
+        New quantize-aware models holding the predicted parameters (the input
+        models are left untouched).
+    """
+    models = [check_tf_keras_model(m, arg_name="models") for m in models]
+    if not models:
+        raise ValueError("`models` must hold at least one model. Received: models=[]")
+    from ghnq_tf.quant import calibrate, quantize
+    from ghnq_tf.training.two_tape import inject
+
+    ghn_width = ghn_bits(bits)  # validates `bits` before any work
+    ghn = _resolve_ghn(ghn)
+    clock = timings if timings is not None else {}
+
+    def lap(stage: str, start: float) -> float:
+        now = time.perf_counter()
+        clock[stage] = clock.get(stage, 0.0) + now - start
+        return now
+
+    start = time.perf_counter()
+    graphs = [graph_from_keras(m) for m in models]
+    start = lap("graph", start)
+    predicted = ghn.predict_params(graphs, bits=ghn_width)
+    start = lap("ghn", start)
+    results = []
+    for model, graph, tensors in zip(models, graphs, predicted, strict=True):
+        qmodel = quantize(model, bits=bits)
+        start = lap("quantize", start)
+        inject(target_list(qmodel, model, graph), tensors)
+        start = lap("inject", start)
+        if calibration_data is not None:
+            calibrate(qmodel, calibration_data, steps=calibration_steps)
+            start = lap("calibrate", start)
+        results.append(qmodel)
+    return results
+
+
+def predict(
+    model: keras.Model,
+    *,
+    bits: Any = 4,
+    ghn: GHN | str | None = None,
+    calibration_data: Any = None,
+    calibration_steps: int | None = 8,
+) -> keras.Model:
+    """Predicts all parameters of `model` for `bits`-bit quantization.
+
+    Example:
+        >>> model = tf_keras.applications.MobileNetV2(
+        ...     input_shape=(32, 32, 3), weights=None, classes=10)
+        >>> qmodel = gq.predict(model, bits=4, calibration_data=x_unlabeled)
+        >>> qmodel.compile(metrics=["accuracy"]); qmodel.evaluate(x_test, y_test)
+
+    Args:
+        model: a built `tf_keras` model the graph module can describe.
+        bits: an int in 2..8, a (weight, activation) pair or a per-layer
+            policy, as `gq.quantize` takes.
+        ghn: a `gq.GHN`, a bundled name, or None for the default CIFAR-10 GHN.
+        calibration_data: unlabeled images to calibrate BN statistics and
+            activation ranges on (recommended: predicted parameters come
+            without BN running statistics).
+        calibration_steps: batches of `calibration_data` to use.
+
+    Returns:
+        A new tfmot quantize-aware model (as `gq.quantize` makes) holding the
+        predicted parameters, ready to evaluate, fine-tune or export.
+    """
+    return predict_many(
+        [model],
+        bits=bits,
+        ghn=ghn,
+        calibration_data=calibration_data,
+        calibration_steps=calibration_steps,
+    )[0]

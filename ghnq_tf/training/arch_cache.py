@@ -1,0 +1,139 @@
+"""Per-architecture work, cached across steps: build, quantize-wrap, trace.
+
+A *miss* builds the Keras model from its spec, wraps it with tfmot at the
+drawn bitwidth (or keeps it float when `qat=False`), describes it as a graph,
+finds the variables the GHN writes into, and creates the traced step
+function. A *hit* reuses all of that. The cache is bounded (least recently
+used entries are dropped) and counts hits, misses and the time they cost.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf.graph.from_keras import graph_from_keras
+from ghnq_tf.graph.variables import param_variables
+
+
+@dataclasses.dataclass
+class ArchEntry:
+    """Everything a training step needs for one (architecture, bitwidth)."""
+
+    key: str
+    bits: int
+    model: keras.Model  # the network that runs: quantize-aware, or float when qat=False
+    graph: ArchGraph
+    targets: list[tf.Variable]  # receive the GHN's tensors, graph.params order
+    step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]
+    uses: int = 0
+    traced: bool = False  # whether `step` has run (and so been traced) once
+
+
+def _spec_key(spec: Any) -> str:
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+def make_step(
+    model: keras.Model, targets: list[tf.Variable], *, label_smoothing: float = 0.0
+) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
+    """A traced step: (loss, top-1, d loss / d targets) of `model` on a batch.
+
+    Runs the network in training mode: fake-quant with straight-through
+    gradients and batch statistics in batch norm, as QAT does.
+    """
+    loss_obj = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=label_smoothing
+    )
+
+    @tf.function(reduce_retracing=True)
+    def step(images: tf.Tensor, labels: tf.Tensor):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            depth = tf.shape(logits)[-1]
+            loss = loss_obj(tf.one_hot(tf.cast(labels, tf.int32), depth), logits)
+        grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
+        return loss, tf.reduce_mean(tf.cast(hits, tf.float32)), grads
+
+    return step
+
+
+class ArchCache:
+    """Bounded LRU cache of `ArchEntry`s keyed by (spec, bits).
+
+    Args:
+        build: spec → float `tf_keras` model.
+        capacity: the most entries kept.
+        qat: wrap networks with tfmot fake-quant at their bitwidth; False
+            trains float networks (the GHN-Q baseline).
+        label_smoothing: of the training loss.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[Any], keras.Model],
+        *,
+        capacity: int = 64,
+        qat: bool = True,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
+        self.build = build
+        self.capacity = capacity
+        self.qat = qat
+        self.label_smoothing = label_smoothing
+        self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
+            collections.OrderedDict()
+        )
+        self.hits = 0
+        self.misses = 0
+        self.miss_seconds = 0.0
+
+    def _create(self, spec: Any, bits: int, key: str) -> ArchEntry:
+        model = self.build(spec)
+        graph = graph_from_keras(model)
+        if self.qat:
+            from ghnq_tf.hypernet.predict import target_list
+            from ghnq_tf.quant import quantize
+
+            network = quantize(model, bits=bits)
+            targets = target_list(network, model, graph)
+        else:
+            network = model
+            targets = param_variables(model, graph)
+        step = make_step(network, targets, label_smoothing=self.label_smoothing)
+        return ArchEntry(key, bits, network, graph, targets, step)
+
+    def get(self, spec: Any, bits: int) -> ArchEntry:
+        """The entry of (spec, bits), created on a miss."""
+        key = (_spec_key(spec), int(bits))
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.hits += 1
+            self.entries.move_to_end(key)
+        else:
+            start = time.perf_counter()
+            entry = self._create(spec, int(bits), key[0])
+            self.misses += 1
+            self.miss_seconds += time.perf_counter() - start
+            self.entries[key] = entry
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+        entry.uses += 1
+        return entry
+
+    def stats(self) -> dict[str, float]:
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "size": len(self.entries),
+            "miss_seconds_mean": self.miss_seconds / self.misses if self.misses else 0.0,
+        }

@@ -1,0 +1,42 @@
+"""Plain, replica-local variables inside a `tf.distribute` strategy.
+
+The networks a GHN trains on are scratch space: each replica draws its own
+architectures and writes predicted values into its own copies. Created
+normally inside a strategy, their variables would become mirrored (created
+collectively, in lock-step across replicas), which is wrong for networks that
+differ per replica. Under `local_variables()` they are ordinary variables on
+the current device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from tensorflow.python.ops import resource_variable_ops
+
+from ghnq_tf._keras import tf
+
+_ACCEPTED = set(inspect.signature(resource_variable_ops.ResourceVariable.__init__).parameters)
+_ACCEPTED -= {"self", "synchronization", "aggregation", "distribute_strategy"}
+
+# Keras model construction and first tracing are not thread-safe; replicas of
+# MirroredStrategy run in threads, so creating networks is serialized.
+CREATION_LOCK = threading.RLock()
+
+
+def _local_creator(next_creator: Any, **kwargs: Any) -> tf.Variable:
+    del next_creator  # skip the strategy's creator: no mirroring
+    return resource_variable_ops.ResourceVariable(
+        **{k: v for k, v in kwargs.items() if k in _ACCEPTED}
+    )
+
+
+@contextlib.contextmanager
+def local_variables() -> Iterator[None]:
+    """Variables created inside are plain `ResourceVariable`s on the current device."""
+    with CREATION_LOCK, tf.variable_creator_scope(_local_creator):
+        yield
