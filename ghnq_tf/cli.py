@@ -106,6 +106,21 @@ def _cmd_search_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ghnq_tf.training.config import load_config
+    from ghnq_tf.training.run import train
+
+    config = load_config(args.config, overrides=args.override)
+    if args.output_dir:
+        config.output_dir = args.output_dir
+    result = train(config)
+    history = result["history"]
+    last = {k: round(v[-1], 4) for k, v in history.items()}
+    print(f"trained {config.name} in {result['seconds']:.0f} s: {last}")
+    print(f"GHN saved to {config.output_dir}/ghn_best.keras (and ghn_last.keras)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ghnq_tf.demo import run_demo
 
@@ -135,6 +150,18 @@ def _parser() -> argparse.ArgumentParser:
     space.add_argument("split", help="train, val, test, wide, deep or bnfree")
     space.add_argument("-n", type=int, default=None, help="number of train architectures")
     space.set_defaults(func=_cmd_search_space)
+
+    train = sub.add_parser("train", help="train a GHN from a YAML config")
+    train.add_argument("--config", required=True, help="e.g. configs/digits_w4a4.yaml")
+    train.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a config value, e.g. training.epochs=2 (repeatable)",
+    )
+    train.add_argument("--output-dir", help="where to write (default: the config's)")
+    train.set_defaults(func=_cmd_train)
 
     demo = sub.add_parser("demo", help="run the embedded demo (no download)")
     demo.add_argument("--archs", type=int, default=3, help="number of unseen architectures")

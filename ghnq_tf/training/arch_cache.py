@@ -2,9 +2,10 @@
 
 A *miss* builds the Keras model from its spec, wraps it with tfmot at the
 drawn bitwidth (or keeps it float when `qat=False`), describes it as a graph,
-finds the variables the GHN writes into, and creates the traced step
-function. A *hit* reuses all of that. The cache is bounded (least recently
-used entries are dropped) and counts hits, misses and the time they cost.
+finds the variables the GHN writes into, and creates the step function
+(traced once the network has been used a few times). A *hit* reuses all of
+that. The cache is bounded (least recently used entries are dropped) and
+counts hits, misses and the time they cost.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class ArchEntry:
     targets: list[tf.Variable]  # receive the GHN's tensors, graph.params order
     step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]
     uses: int = 0
-    traced: bool = False  # whether `step` has run (and so been traced) once
+    ran: bool = False  # whether `step` has run once (its first call is timed)
 
 
 def _spec_key(spec: Any) -> str:
@@ -41,19 +42,25 @@ def _spec_key(spec: Any) -> str:
 
 
 def make_step(
-    model: keras.Model, targets: list[tf.Variable], *, label_smoothing: float = 0.0
+    model: keras.Model,
+    targets: list[tf.Variable],
+    *,
+    label_smoothing: float = 0.0,
+    trace_after: int | None = 0,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
-    """A traced step: (loss, top-1, d loss / d targets) of `model` on a batch.
+    """A step: (loss, top-1, d loss / d targets) of `model` on a batch.
 
     Runs the network in training mode: fake-quant with straight-through
-    gradients and batch statistics in batch norm, as QAT does.
+    gradients and batch statistics in batch norm, as QAT does. The first
+    `trace_after` calls run eagerly; later calls run a `tf.function` (tracing
+    costs several eager calls, so it pays only for networks used often).
+    None never traces.
     """
     loss_obj = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=label_smoothing
     )
 
-    @tf.function(reduce_retracing=True)
-    def step(images: tf.Tensor, labels: tf.Tensor):
+    def eager_step(images: tf.Tensor, labels: tf.Tensor):
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
             depth = tf.shape(logits)[-1]
@@ -61,6 +68,15 @@ def make_step(
         grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
         return loss, tf.reduce_mean(tf.cast(hits, tf.float32)), grads
+
+    traced_step = tf.function(eager_step, reduce_retracing=True)
+    calls = [0]
+
+    def step(images: tf.Tensor, labels: tf.Tensor):
+        calls[0] += 1
+        if trace_after is None or calls[0] <= trace_after:
+            return eager_step(images, labels)
+        return traced_step(images, labels)
 
     return step
 
@@ -74,6 +90,8 @@ class ArchCache:
         qat: wrap networks with tfmot fake-quant at their bitwidth; False
             trains float networks (the GHN-Q baseline).
         label_smoothing: of the training loss.
+        trace_after: uses of a network before its step is traced (see
+            `make_step`).
     """
 
     def __init__(
@@ -83,6 +101,7 @@ class ArchCache:
         capacity: int = 64,
         qat: bool = True,
         label_smoothing: float = 0.0,
+        trace_after: int | None = 8,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -90,6 +109,7 @@ class ArchCache:
         self.capacity = capacity
         self.qat = qat
         self.label_smoothing = label_smoothing
+        self.trace_after = trace_after
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -109,7 +129,9 @@ class ArchCache:
         else:
             network = model
             targets = param_variables(model, graph)
-        step = make_step(network, targets, label_smoothing=self.label_smoothing)
+        step = make_step(
+            network, targets, label_smoothing=self.label_smoothing, trace_after=self.trace_after
+        )
         return ArchEntry(key, bits, network, graph, targets, step)
 
     def get(self, spec: Any, bits: int) -> ArchEntry:

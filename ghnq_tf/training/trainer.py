@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.to_tensor import graphs_to_tensor
 from ghnq_tf.hypernet.ghn import GHN
 from ghnq_tf.training.arch_cache import ArchCache, ArchEntry
-from ghnq_tf.training.local_variables import CREATION_LOCK, local_variables
+from ghnq_tf.training.local_variables import local_variables
 from ghnq_tf.training.sampler import ArchSampler
 
 
@@ -21,6 +22,28 @@ def _replica() -> tuple[int, int]:
     if ctx is None:
         return 0, tf.distribute.get_strategy().num_replicas_in_sync
     return int(tf.get_static_value(ctx.replica_id_in_sync_group)), ctx.num_replicas_in_sync
+
+
+@contextlib.contextmanager
+def _outside_strategy() -> Iterator[None]:
+    """Leaves the replica context of a `tf.distribute` strategy (in this thread only).
+
+    Keras records the active strategy in every model it builds and re-enters
+    that strategy's scope in `get_weights`/`set_weights` (which tfmot's
+    `quantize_apply` calls), which raises inside a replica context. Target
+    networks are replica-local scratch space, so they are built as if no
+    strategy were active; the device scope of the replica is kept.
+    """
+    from tensorflow.python.distribute import distribute_lib
+
+    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
+        yield
+        return
+    distribute_lib._push_per_thread_mode(distribute_lib._get_default_replica_mode())
+    try:
+        yield
+    finally:
+        distribute_lib._pop_per_thread_mode()
 
 
 class _RunState:
@@ -76,6 +99,8 @@ class GHNTrainer(keras.Model):
         input_shape: image shape the networks are built for.
         num_classes: classifier width.
         cache_size: networks kept built between steps (per replica).
+        trace_after: uses of a network before its step is traced with
+            `tf.function` (tracing costs several eager steps); None: never.
         param_penalty: GHN-3's penalty on the sum of Frobenius norms of the
             predicted tensors.
         label_smoothing: of the training loss.
@@ -96,6 +121,7 @@ class GHNTrainer(keras.Model):
         input_shape: Sequence[int] = (32, 32, 3),
         num_classes: int = 10,
         cache_size: int = 64,
+        trace_after: int | None = 8,
         param_penalty: float = 3e-5,
         label_smoothing: float = 0.0,
         seed: int = 0,
@@ -117,6 +143,7 @@ class GHNTrainer(keras.Model):
         self.input_shape_ = tuple(input_shape)
         self.num_classes = num_classes
         self.cache_size = cache_size
+        self.trace_after = trace_after
         self.param_penalty = float(param_penalty)
         self.label_smoothing = float(label_smoothing)
         self.seed = seed
@@ -162,12 +189,13 @@ class GHNTrainer(keras.Model):
                 capacity=capacity,
                 qat=self.qat or kind == "val",
                 label_smoothing=self.label_smoothing,
+                trace_after=self.trace_after,
             )
         return self._state.caches[key]
 
     def _entries(self, kind: str, specs: Sequence[Any], bits: Sequence[int]) -> list[ArchEntry]:
         cache = self.cache(kind)
-        with local_variables():
+        with _outside_strategy(), local_variables():
             return [cache.get(spec, b) for spec, b in zip(specs, bits, strict=True)]
 
     def compile(self, optimizer: Any = "adam", **kwargs: Any) -> None:
@@ -190,11 +218,14 @@ class GHNTrainer(keras.Model):
 
     # ------------------------------------------------------------------ steps
     def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
-        if not entry.traced:
+        with _outside_strategy():  # a replica's networks and losses are its own
+            return self._run_local(entry, images, labels)
+
+    def _run_local(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
+        if not entry.ran:
             start = time.perf_counter()
-            with CREATION_LOCK:
-                result = entry.step(images, labels)
-            entry.traced = True
+            result = entry.step(images, labels)
+            entry.ran = True
             self._state.timing["first_call_seconds"] += time.perf_counter() - start
             self._state.timing["first_calls"] += 1
             return result
@@ -302,6 +333,7 @@ class GHNTrainer(keras.Model):
             "input_shape": list(self.input_shape_),
             "num_classes": self.num_classes,
             "cache_size": self.cache_size,
+            "trace_after": self.trace_after,
             "param_penalty": self.param_penalty,
             "label_smoothing": self.label_smoothing,
             "seed": self.seed,

@@ -1,0 +1,211 @@
+"""Training configs: YAML files with a fixed, typed schema.
+
+A config has five sections. Every key is known and typed; an unknown key or a
+wrong type is rejected with the key's dotted name. `--override key=value`
+(dotted keys, YAML values) edits a loaded config.
+
+Example:
+    >>> cfg = load_config("configs/digits_w4a4.yaml", overrides=["training.epochs=2"])
+    >>> cfg.training.bits
+    [4]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclasses.dataclass
+class DataConfig:
+    name: str = "digits"  # digits | cifar10 | image_folder:<path>
+    image_folder: str | None = None  # used instead of tfds when the folder exists
+    data_dir: str | None = None
+    batch_size: int = 64
+    image_size: int | None = None
+    augment: bool = False
+    val_split: str = "test"
+    validation_steps: int | None = None
+
+
+@dataclasses.dataclass
+class SearchSpaceConfig:
+    train_size: int = 256  # architectures in the training pool (`split("train", n)`)
+    val_size: int = 10  # `val` architectures whose accuracy validation reports
+
+
+@dataclasses.dataclass
+class GHNConfig:
+    hidden: int = 64
+    num_layers: int = 3
+    conv: str = "simple"
+    max_distance: int = 50
+    channels: int = 64
+    kernel_size: int = 7
+    rank: int = 16
+    beta: float = 2.0
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    bits: list[int] = dataclasses.field(default_factory=lambda: [4])
+    qat: bool = True
+    meta_batch: int = 8
+    cache_size: int = 64
+    trace_after: int | None = 8
+    optimizer: str = "adam"  # adam | adamw | sgd
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | cosine
+    grad_clip: float | None = 5.0
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    param_penalty: float = 3e-5
+    label_smoothing: float = 0.0
+    seed: int = 0
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """A whole training run."""
+
+    name: str = "run"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    search_space: SearchSpaceConfig = dataclasses.field(default_factory=SearchSpaceConfig)
+    ghn: GHNConfig = dataclasses.field(default_factory=GHNConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    strategy: str = "default"  # default | one_device | mirrored | multi_worker
+    output_dir: str = "runs/run"
+    checkpoint_every: int = 50  # steps between resumable backups
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_CHOICES = {
+    "training.optimizer": ("adam", "adamw", "sgd"),
+    "training.schedule": ("constant", "cosine"),
+    "ghn.conv": ("simple", "gatv2"),
+    "strategy": ("default", "one_device", "mirrored", "multi_worker"),
+}
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"`{key}` must be {_type_name(tp)}. Received: {key}={value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]  # `bits: 4` means [4]
+        if not isinstance(value, list):
+            raise ConfigError(f"`{key}` must be a list. Received: {key}={value!r}")
+        return [_coerce(v, item, key) for v in value]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):
+        try:
+            return float(value)  # YAML reads `1e-3` as a string
+        except ValueError:
+            pass
+    if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+        raise ConfigError(
+            f"`{key}` must be of type {_type_name(tp)}. Received: {key}={value!r} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"`{prefix or 'config'}` must be a mapping. Received: {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        name = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(
+            f"Unknown config key `{name}`. Valid keys{' of ' + prefix if prefix else ''}: "
+            f"{', '.join(sorted(fields))}"
+        )
+    values = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            values[key] = _build(tp, value, dotted)
+        else:
+            values[key] = _coerce(value, tp, dotted)
+            if dotted in _CHOICES and values[key] not in _CHOICES[dotted]:
+                raise ConfigError(
+                    f"`{dotted}` must be one of {_CHOICES[dotted]}. Received: {dotted}={value!r}"
+                )
+    return cls(**values)
+
+
+def _apply_override(data: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"An override reads `key=value`. Received: {override!r}")
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"`{key}` does not name a config section. Received: {override!r}")
+    node[parts[-1]] = yaml.safe_load(raw)
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
+    """Validates a config mapping (plus `key=value` overrides) into a RunConfig."""
+    data = yaml.safe_load(yaml.safe_dump(data or {}))  # deep copy of plain values
+    for override in overrides or []:
+        _apply_override(data, override)
+    config = _build(RunConfig, data, "")
+    bits = config.training.bits
+    if not bits or any(not 2 <= b <= 8 for b in bits):
+        raise ConfigError(f"`training.bits` must be values in 2..8. Received: {bits!r}")
+    return config
+
+
+def load_config(path: str | os.PathLike, overrides: list[str] | None = None) -> RunConfig:
+    """Reads and validates a YAML config file."""
+    source = Path(path)
+    if not source.is_file():
+        shipped = sorted(p.stem for p in Path("configs").glob("*.yaml"))
+        raise FileNotFoundError(
+            f"No config file at {str(source)!r}."
+            + (f" Configs in ./configs: {', '.join(shipped)}." if shipped else "")
+        )
+    try:
+        data = yaml.safe_load(source.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{str(source)!r} is not valid YAML: {err}") from err
+    config = config_from_dict(data, overrides)
+    if "name" not in data:
+        config.name = source.stem
+    return config

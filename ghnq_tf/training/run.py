@@ -1,0 +1,129 @@
+"""`ghnq-tf train`: a whole GHN training run from a config."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.training.config import RunConfig
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The `tf.distribute` strategy a config names."""
+    if name == "one_device":
+        device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def dataset_name(config: RunConfig) -> str:
+    """`image_folder:<path>` when the config's folder exists, else `data.name`."""
+    folder = config.data.image_folder
+    if folder and Path(folder).is_dir():
+        return f"image_folder:{folder}"
+    return config.data.name
+
+
+def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
+    t = config.training
+    rate: Any = t.learning_rate
+    if t.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(t.learning_rate, t.epochs * t.steps_per_epoch)
+    clip = {"global_clipnorm": t.grad_clip} if t.grad_clip else {}
+    if t.optimizer == "adamw":
+        return keras.optimizers.AdamW(rate, weight_decay=t.weight_decay, **clip)
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(rate, momentum=0.9, **clip)
+    return keras.optimizers.Adam(rate, **clip)
+
+
+def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
+    """Trains a GHN as `config` says; returns the final metrics.
+
+    Writes to `config.output_dir`: `config.json`, `ghn_last.keras`,
+    `ghn_best.keras`, `metrics.json`, `history.csv`, TensorBoard logs and a
+    `backup/` that makes an interrupted run resume where it stopped (same
+    optimizer state, step and architecture draws).
+    """
+    import ghnq_tf as gq
+    from ghnq_tf._io import atomic_write_text
+    from ghnq_tf.training.callbacks import SaveGHN
+    from ghnq_tf.training.trainer import GHNTrainer
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    name = dataset_name(config)
+    d = config.data
+    info = gq.data.info(name)
+    shape = info["image_shape"] if d.image_size is None else (d.image_size, d.image_size, 3)
+    train_ds = gq.data.load(
+        name,
+        "train",
+        batch_size=d.batch_size,
+        augment=d.augment,
+        image_size=d.image_size,
+        data_dir=d.data_dir,
+        drop_remainder=True,
+        seed=config.training.seed,
+    ).repeat()
+    val_ds = gq.data.load(
+        name,
+        d.val_split,
+        batch_size=d.batch_size,
+        image_size=d.image_size,
+        data_dir=d.data_dir,
+    )
+    strategy = make_strategy(config.strategy)
+    t = config.training
+    with strategy.scope():
+        ghn = gq.GHN(**vars(config.ghn))
+        trainer = GHNTrainer(
+            ghn,
+            gq.search_space.split("train", config.search_space.train_size),
+            bits=t.bits,
+            meta_batch=t.meta_batch,
+            qat=t.qat,
+            val_archs=gq.search_space.split("val", config.search_space.val_size),
+            input_shape=shape,
+            num_classes=info["num_classes"],
+            cache_size=t.cache_size,
+            trace_after=t.trace_after,
+            param_penalty=t.param_penalty,
+            label_smoothing=t.label_smoothing,
+            seed=t.seed,
+        )
+        trainer.compile(optimizer=make_optimizer(config))
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            str(out / "backup"), save_freq=config.checkpoint_every, delete_checkpoint=False
+        ),
+        SaveGHN(str(out)),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+    ]
+    start = time.perf_counter()
+    history = trainer.fit(
+        train_ds,
+        epochs=t.epochs,
+        steps_per_epoch=t.steps_per_epoch,
+        validation_data=val_ds,
+        validation_steps=d.validation_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    result = {
+        "seconds": time.perf_counter() - start,
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "cache": trainer.cache_stats(),
+        "output_dir": str(out),
+    }
+    atomic_write_text(out / "run.json", json.dumps(result, indent=2, default=str) + "\n")
+    return result
