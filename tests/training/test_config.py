@@ -1,0 +1,75 @@
+"""Training configs: the shipped files load; bad keys and types are named."""
+
+from pathlib import Path
+
+import pytest
+
+from ghnq_tf.training.config import ConfigError, config_from_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+SHIPPED = [
+    "cifar10_w8a8",
+    "cifar10_w4a4",
+    "cifar10_w2a2",
+    "cifar10_mixed",
+    "cifar10_float",
+    "digits_w4a4",
+]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_load(name):
+    config = load_config(CONFIGS / f"{name}.yaml")
+    assert config.name == name and config.output_dir == f"runs/{name}"
+
+
+def test_shipped_configs_say_what_they_train():
+    bits = {n: load_config(CONFIGS / f"{n}.yaml").training for n in SHIPPED}
+    assert bits["cifar10_w2a2"].bits == [2] and bits["cifar10_mixed"].bits == [2, 4, 8]
+    assert bits["cifar10_float"].qat is False and bits["cifar10_w4a4"].qat is True
+    # The float baseline differs from W4A4 in `qat` only.
+    w4, fl = (
+        load_config(CONFIGS / f"{n}.yaml").to_dict() for n in ("cifar10_w4a4", "cifar10_float")
+    )
+    w4["training"]["qat"] = False
+    for config in (w4, fl):
+        config.pop("name"), config.pop("output_dir")
+    assert w4 == fl
+
+
+def test_overrides_and_coercion():
+    config = config_from_dict(
+        {"training": {"bits": 4}},
+        [
+            "training.epochs=2",
+            "ghn.hidden=16",
+            "training.learning_rate=1e-4",
+            "data.image_size=null",
+        ],
+    )
+    assert config.training.bits == [4] and config.training.epochs == 2
+    assert config.ghn.hidden == 16 and config.training.learning_rate == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize(
+    ("data", "overrides", "message"),
+    [
+        ({"training": {"epoch": 3}}, [], "Unknown config key `training.epoch`"),
+        ({"trainig": {}}, [], "Unknown config key `trainig`"),
+        ({"training": {"epochs": "ten"}}, [], "`training.epochs` must be of type int"),
+        ({"training": {"qat": 1}}, [], "`training.qat` must be of type bool"),
+        ({"training": {"bits": [9]}}, [], "`training.bits` must be values in 2..8"),
+        ({"ghn": {"conv": "gcn"}}, [], "`ghn.conv` must be one of"),
+        ({}, ["training.epochs"], "An override reads `key=value`"),
+        ({}, ["ghn.hiden=3"], "Unknown config key `ghn.hiden`"),
+    ],
+)
+def test_bad_configs_name_the_key(data, overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        config_from_dict(data, overrides)
+
+
+def test_missing_file_lists_shipped_configs(tmp_path, monkeypatch):
+    monkeypatch.chdir(CONFIGS.parent)
+    with pytest.raises(FileNotFoundError, match="Configs in ./configs: .*digits_w4a4"):
+        load_config(tmp_path / "nope.yaml")
