@@ -28,11 +28,12 @@ def _replica() -> tuple[int, int]:
 def _outside_strategy() -> Iterator[None]:
     """Leaves the replica context of a `tf.distribute` strategy (in this thread only).
 
-    Keras records the active strategy in every model it builds and re-enters
-    that strategy's scope in `get_weights`/`set_weights` (which tfmot's
-    `quantize_apply` calls), which raises inside a replica context. Target
-    networks are replica-local scratch space, so they are built as if no
-    strategy were active; the device scope of the replica is kept.
+    Target networks are replica-local scratch space, so they are built and
+    run as if no strategy were active (the replica's device scope is kept).
+    Inside a replica context, Keras models re-enter the strategy's scope in
+    `get_weights` (tfmot's `quantize_apply` calls it: RuntimeError), tfmot's
+    moving-average quantizers `merge_call` to update their plain variables
+    (AssertionError), and Keras losses refuse their default reduction.
     """
     from tensorflow.python.distribute import distribute_lib
 
@@ -133,6 +134,7 @@ class GHNTrainer(keras.Model):
         if not isinstance(ghn, GHN):
             raise TypeError(f"`ghn` must be a gq.GHN. Received: ghn={ghn!r}")
         self.ghn = ghn.build_all()  # every head exists before the optimizer sees them
+        self.built = True  # its only weights are the GHN's (BackupAndRestore needs this)
         # Kept as JSON text: Keras would wrap lists of dicts into trackables.
         self._archs_json = tuple(json.dumps(a, sort_keys=True) for a in archs)
         self._val_json = tuple(json.dumps(a, sort_keys=True) for a in (val_archs or []))

@@ -1,0 +1,122 @@
+"""GHNTrainer on one device: dynamic draws, QAT/float, validation, exact resume."""
+
+import numpy as np
+import pytest
+
+import ghnq_tf as gq
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.training.trainer import GHNTrainer
+
+L = keras.layers
+ARCHS = [{"width": w, "sep": s} for w in (4, 6, 8) for s in (False, True)]
+
+
+def tiny_net(spec):
+    """A small CNN from a tiny spec (search-space networks are too slow for unit tests)."""
+    x = keras.Input((8, 8, 3))
+    h = L.Conv2D(spec["width"], 3, padding="same", use_bias=False)(x)
+    h = L.BatchNormalization()(h)
+    h = L.ReLU()(h)
+    if spec["sep"]:
+        h = L.SeparableConv2D(spec["width"], 3, padding="same", activation="relu")(h)
+    h = L.GlobalAveragePooling2D()(h)
+    return keras.Model(x, L.Dense(3)(h))
+
+
+def data(count=32, batch=8):
+    images = tf.random.stateless_normal([count, 8, 8, 3], seed=[0, 1])
+    labels = tf.random.stateless_uniform([count], seed=[0, 2], maxval=3, dtype=tf.int32)
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch)
+
+
+def make_trainer(**kwargs):
+    keras.utils.set_random_seed(0)
+    ghn = gq.GHN(hidden=16, num_layers=1, rank=4)
+    options = {"bits": 4, "meta_batch": 2, "build": tiny_net, "input_shape": (8, 8, 3)}
+    trainer = GHNTrainer(ghn, ARCHS, **{**options, **kwargs})
+    trainer.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return trainer
+
+
+def test_every_step_trains_the_networks_the_sampler_draws():
+    trainer = make_trainer(bits=(2, 4, 8), trace_after=1)
+    trainer.fit(data().repeat(), steps_per_epoch=6, epochs=1, verbose=0)
+    draws = trainer.draws
+    assert [d[0] for d in draws] == list(range(6))
+    for step, replica, indices, bits in draws:
+        assert (indices, bits) == trainer.sampler.draw(step=step, replica=replica)
+    assert len({tuple(d[2]) for d in draws}) > 1  # not frozen by tracing
+    assert len({b for d in draws for b in d[3]}) > 1  # bits are sampled per network
+    # The cache holds exactly the drawn (architecture, bits) pairs, used as often as drawn.
+    drawn = [(i, b) for _, _, indices, bits in draws for i, b in zip(indices, bits, strict=True)]
+    entries = list(trainer.cache().entries.values())
+    assert len(entries) == len(set(drawn))
+    assert sorted(e.uses for e in entries) == sorted(drawn.count(p) for p in set(drawn))
+    for entry in trainer.cache().entries.values():
+        assert entry.bits in (2, 4, 8)
+        assert any(type(layer).__name__ == "QuantizeWrapperV2" for layer in entry.model.layers)
+
+
+def test_float_baseline_trains_plain_networks_and_loss_falls():
+    trainer = make_trainer(qat=False, val_archs=ARCHS[:2])
+    history = trainer.fit(
+        data().repeat(), steps_per_epoch=8, epochs=2, validation_data=data(16), verbose=0
+    )
+    for entry in trainer.cache().entries.values():
+        assert not any("Quantize" in type(layer).__name__ for layer in entry.model.layers)
+    losses = history.history["loss"]
+    assert losses[-1] < losses[0]
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    # Validation networks are always quantize-aware (at the smallest trained bits).
+    val = trainer.cache("val").entries.values()
+    assert len(val) == 2 and all(e.bits == 4 for e in val)
+
+
+def test_compile_refuses_traced_steps_and_losses():
+    trainer = make_trainer()
+    with pytest.raises(ValueError, match="run_eagerly=True"):
+        trainer.compile(optimizer="adam", run_eagerly=False)
+    with pytest.raises(ValueError, match="own loss"):
+        trainer.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ValueError, match="`meta_batch` must be in 1..6"):
+        GHNTrainer(gq.GHN(hidden=8, num_layers=1), ARCHS, meta_batch=7, build=tiny_net)
+    with pytest.raises(ValueError, match="`bits` must be an int in 2..8"):
+        GHNTrainer(gq.GHN(hidden=8, num_layers=1), ARCHS, bits=16, build=tiny_net)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_exactly(tmp_path):
+    initial = [w.numpy() for w in make_trainer().ghn.weights]
+
+    def run(backup, interrupt_at=None):
+        trainer = make_trainer(qat=False)
+        for var, value in zip(trainer.ghn.weights, initial, strict=True):
+            var.assign(value)  # the same start for every run
+        callbacks = [keras.callbacks.BackupAndRestore(str(backup), save_freq=1)]
+        if interrupt_at:
+            callbacks.append(_Interrupt(interrupt_at))
+        try:
+            trainer.fit(
+                data().repeat(), steps_per_epoch=3, epochs=2, callbacks=callbacks, verbose=0
+            )
+        except KeyboardInterrupt:
+            pass
+        return trainer
+
+    reference = run(tmp_path / "a")
+    interrupted = run(tmp_path / "b", interrupt_at=4)
+    assert int(interrupted.optimizer.iterations.numpy()) == 4
+    resumed = run(tmp_path / "b")
+    assert int(resumed.optimizer.iterations.numpy()) == 6
+    assert [d[2:] for d in resumed.draws] == [d[2:] for d in reference.draws[4:]]
+    for a, b in zip(reference.ghn.weights, resumed.ghn.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
