@@ -38,7 +38,10 @@ def build_application(name: str):
     return _BUILT[name]
 
 
+build_application.names = tuple(APPLICATIONS)
+
+
 @pytest.fixture(scope="session")
 def application():
-    """`application(name)` → the shared built model."""
+    """`application(name)` → the shared built model; `application.names` lists them."""
     return build_application

@@ -1,0 +1,96 @@
+"""gq.predict / gq.predict_many: predicted parameters inside quantize-aware models."""
+
+import numpy as np
+import pytest
+
+import ghnq_tf as gq
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.hypernet.predict import predict, predict_many, target_list
+
+L = keras.layers
+
+
+def _net(width=8, classes=10):
+    x = keras.Input((16, 16, 3))
+    h = L.Conv2D(width, 3, padding="same", use_bias=False)(x)
+    h = L.BatchNormalization()(h)
+    h = L.ReLU()(h)
+    h = L.Add()([h, L.SeparableConv2D(width, 3, padding="same")(h)])
+    h = L.GlobalAveragePooling2D()(h)
+    return keras.Model(x, L.Dense(classes)(h))
+
+
+@pytest.fixture(scope="module")
+def ghn():
+    return gq.GHN(hidden=16, num_layers=1, rank=4).build_all()
+
+
+def _wrapped(qmodel):
+    return any(type(layer).__name__ == "QuantizeWrapperV2" for layer in qmodel.layers)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8, (4, 8)])
+def test_predict_holds_the_ghn_tensors(ghn, bits):
+    model = _net()
+    before = [w.numpy() for w in model.weights]
+    qmodel = predict(model, bits=bits, ghn=ghn)
+    assert _wrapped(qmodel)
+    graph = gq.graph_from_keras(model)
+    told = bits if isinstance(bits, int) else bits[0]
+    expected = ghn.predict_params(graph, bits=told)[0]
+    for var, value in zip(target_list(qmodel, model, graph), expected, strict=True):
+        np.testing.assert_array_equal(var.numpy(), value.numpy())
+        assert np.all(np.isfinite(var.numpy()))
+    for weight, value in zip(model.weights, before, strict=True):
+        np.testing.assert_array_equal(weight.numpy(), value)  # input model untouched
+
+
+def test_predict_many_is_one_ghn_call(ghn, monkeypatch):
+    calls = []
+    original = ghn.predict_params
+    monkeypatch.setattr(ghn, "predict_params", lambda *a, **k: calls.append(1) or original(*a, **k))
+    timings = {}
+    qmodels = predict_many([_net(4), _net(8, classes=3), _net(12)], bits=4, ghn=ghn, timings=timings)
+    assert len(calls) == 1 and len(qmodels) == 3
+    assert qmodels[1].output_shape == (None, 3)
+    assert set(timings) == {"graph", "ghn", "quantize", "inject"}
+
+
+def test_calibration_data_sets_batch_norm_statistics(ghn):
+    images = tf.random.stateless_normal([64, 16, 16, 3], seed=[3, 4])
+    qmodel = predict(_net(), bits=4, ghn=ghn, calibration_data=images, calibration_steps=2)
+    means = [v for v in qmodel.weights if "moving_mean" in v.name]
+    assert means and float(tf.reduce_max(tf.abs(means[0]))) > 0
+    logits = qmodel(images, training=False)
+    assert np.all(np.isfinite(logits.numpy()))
+
+
+def test_errors_come_before_any_work(ghn):
+    with pytest.raises(ValueError, match="`bits` must be an int in 2..8"):
+        predict(_net(), bits=9, ghn=ghn)
+    with pytest.raises(ValueError, match="Unknown pretrained GHN 'cifar10'.*ghn="):
+        predict(_net(), bits=4)
+    with pytest.raises(TypeError, match="must be a gq.GHN"):
+        predict(_net(), bits=4, ghn=42)
+    with pytest.raises(ValueError, match="at least one model"):
+        predict_many([], ghn=ghn)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_small_application_at_every_bitwidth(ghn, application, bits):
+    model = application("MobileNetV3Small")
+    qmodel = predict(model, bits=bits, ghn=ghn)
+    graph = gq.graph_from_keras(model)
+    for var, param in zip(target_list(qmodel, model, graph), graph.params, strict=True):
+        assert tuple(var.shape) == param.shape and np.all(np.isfinite(var.numpy()))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits", [2, 4, 8])
+def test_all_ten_applications(ghn, application, bits):
+    for name in application.names:
+        model = application(name)
+        qmodel = predict(model, bits=bits, ghn=ghn)
+        graph = gq.graph_from_keras(model)
+        for var, param in zip(target_list(qmodel, model, graph), graph.params, strict=True):
+            assert tuple(var.shape) == param.shape and np.all(np.isfinite(var.numpy())), name
