@@ -28,6 +28,7 @@ select_keras2()
 _EXPORTS: dict[str, str] = {
     "ArchGraph": "ghnq_tf.graph",
     "GHN": "ghnq_tf.hypernet",
+    "GHNTrainer": "ghnq_tf.training.trainer",
     "OpNode": "ghnq_tf.graph",
     "ParamRef": "ghnq_tf.graph",
     "UnsupportedLayerError": "ghnq_tf.graph",
@@ -36,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "graph": "ghnq_tf.graph",
     "graph_from_keras": "ghnq_tf.graph",
     "graphs_to_tensor": "ghnq_tf.graph",
+    "predict": "ghnq_tf.hypernet.predict",
+    "predict_many": "ghnq_tf.hypernet.predict",
     "search_space": "ghnq_tf.search_space",
 }
 

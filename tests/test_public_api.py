@@ -5,6 +5,7 @@ import ghnq_tf as gq
 EXPECTED = sorted(
     [
         "GHN",
+        "GHNTrainer",
         "ArchGraph",
         "OpNode",
         "ParamRef",
@@ -15,6 +16,8 @@ EXPECTED = sorted(
         "graph",
         "graph_from_keras",
         "graphs_to_tensor",
+        "predict",
+        "predict_many",
         "search_space",
     ]
 )

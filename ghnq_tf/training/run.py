@@ -23,6 +23,17 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files (always, unless multi-worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
 def dataset_name(config: RunConfig) -> str:
     """`image_folder:<path>` when the config's folder exists, else `data.name`."""
     folder = config.data.image_folder
@@ -57,9 +68,13 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     from ghnq_tf.training.callbacks import SaveGHN
     from ghnq_tf.training.trainer import GHNTrainer
 
+    # Multi-worker collectives must be configured before any other TF op.
+    strategy = make_strategy(config.strategy)
+    chief = is_chief(strategy)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    if chief:
+        atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
     name = dataset_name(config)
     d = config.data
     info = gq.data.info(name)
@@ -81,7 +96,6 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
         image_size=d.image_size,
         data_dir=d.data_dir,
     )
-    strategy = make_strategy(config.strategy)
     t = config.training
     with strategy.scope():
         ghn = gq.GHN(**vars(config.ghn))
@@ -101,14 +115,17 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
             seed=t.seed,
         )
         trainer.compile(optimizer=make_optimizer(config))
-    callbacks = [
-        keras.callbacks.BackupAndRestore(
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.BackupAndRestore(  # handles multi-worker backups itself
             str(out / "backup"), save_freq=config.checkpoint_every, delete_checkpoint=False
-        ),
-        SaveGHN(str(out)),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        )
     ]
+    if chief:  # other workers compute the same GHN; only the chief writes files
+        callbacks += [
+            SaveGHN(str(out)),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+        ]
     start = time.perf_counter()
     history = trainer.fit(
         train_ds,
@@ -125,5 +142,6 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
         "cache": trainer.cache_stats(),
         "output_dir": str(out),
     }
-    atomic_write_text(out / "run.json", json.dumps(result, indent=2, default=str) + "\n")
+    if chief:
+        atomic_write_text(out / "run.json", json.dumps(result, indent=2, default=str) + "\n")
     return result
