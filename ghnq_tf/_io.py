@@ -7,6 +7,19 @@ import tempfile
 from pathlib import Path
 
 
+def _umask_mode() -> int:
+    """0o666 less the process umask: the mode `open()` would have given."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Gives `tmp` ordinary permissions (mkstemp makes 0600) and renames it."""
+    os.chmod(tmp, _umask_mode())
+    os.replace(tmp, target)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Writes `data` to `path` via a temporary file in the same folder + rename."""
     target = Path(path)
@@ -17,7 +30,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         with_suppressed_unlink(tmp)
         raise

@@ -10,6 +10,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ghnq_tf._io import publish
+
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 
 
@@ -27,7 +29,7 @@ def save_ghn(ghn: Any, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         super(type(ghn), ghn).save(tmp, overwrite=True)
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
