@@ -37,8 +37,10 @@ def main() -> None:
         return gq.graphs_to_tensor(graph)
 
     t_tensor, _ = _timed(pack_resnet, 5)
-    print(f"ResNet50: graph_from_keras {t_graph * 1e3:.1f} ms ({graph.num_nodes} nodes), "
-          f"graphs_to_tensor {t_tensor * 1e3:.1f} ms (uncached)")
+    print(
+        f"ResNet50: graph_from_keras {t_graph * 1e3:.1f} ms ({graph.num_nodes} nodes), "
+        f"graphs_to_tensor {t_tensor * 1e3:.1f} ms (uncached)"
+    )
 
     specs = gq.search_space.split("test")[:100]
     start = time.perf_counter()
@@ -53,10 +55,12 @@ def main() -> None:
     t_batch_cold = time.perf_counter() - start
     t_batch_warm, _ = _timed(lambda: gq.graphs_to_tensor(graphs, bits=4), 5)
     nodes = int(gt.node_sets["ops"].total_size)
-    print(f"100 test-split models: build {t_build:.1f} s, graph_from_keras {t_graphs:.2f} s "
-          f"({t_graphs * 10:.1f} ms/model), one GraphTensor {t_batch_cold:.2f} s cold / "
-          f"{t_batch_warm * 1e3:.0f} ms cached; {nodes} nodes, "
-          f"{int(gt.edge_sets['virtual'].total_size)} virtual edges")
+    print(
+        f"100 test-split models: build {t_build:.1f} s, graph_from_keras {t_graphs:.2f} s "
+        f"({t_graphs * 10:.1f} ms/model), one GraphTensor {t_batch_cold:.2f} s cold / "
+        f"{t_batch_warm * 1e3:.0f} ms cached; {nodes} nodes, "
+        f"{int(gt.edge_sets['virtual'].total_size)} virtual edges"
+    )
     save(
         "graph_conversion",
         {

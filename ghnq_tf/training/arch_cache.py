@@ -123,8 +123,10 @@ class ArchCache:
         if self.qat:
             from ghnq_tf.hypernet.predict import target_list
             from ghnq_tf.quant import quantize
+            from ghnq_tf.quant.batch_ranges import use_batch_ranges
 
             network = quantize(model, bits=bits)
+            use_batch_ranges(network)  # weights change every step: ranges follow the batch
             targets = target_list(network, model, graph)
         else:
             network = model

@@ -50,7 +50,9 @@ def test_predict_many_is_one_ghn_call(ghn, monkeypatch):
     original = ghn.predict_params
     monkeypatch.setattr(ghn, "predict_params", lambda *a, **k: calls.append(1) or original(*a, **k))
     timings = {}
-    qmodels = predict_many([_net(4), _net(8, classes=3), _net(12)], bits=4, ghn=ghn, timings=timings)
+    qmodels = predict_many(
+        [_net(4), _net(8, classes=3), _net(12)], bits=4, ghn=ghn, timings=timings
+    )
     assert len(calls) == 1 and len(qmodels) == 3
     assert qmodels[1].output_shape == (None, 3)
     assert set(timings) == {"graph", "ghn", "quantize", "inject"}

@@ -98,7 +98,7 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     initial = [w.numpy() for w in make_trainer().ghn.weights]
 
     def run(backup, interrupt_at=None):
-        trainer = make_trainer(qat=False)
+        trainer = make_trainer()  # QAT: activation ranges follow the batch, no hidden state
         for var, value in zip(trainer.ghn.weights, initial, strict=True):
             var.assign(value)  # the same start for every run
         callbacks = [keras.callbacks.BackupAndRestore(str(backup), save_freq=1)]

@@ -1,0 +1,104 @@
+"""`quantize`: a Keras model → a tfmot quantize-aware (fake-quant) copy.
+
+Example:
+    >>> import ghnq_tf as gq
+    >>> qmodel = gq.quantize(model, bits=4)                       # W4A4
+    >>> qmodel = gq.quantize(model, bits=(4, 8))                  # W4A8
+    >>> qmodel = gq.quantize(model, bits={"default": 4, "conv1": 8})
+    >>> qmodel = gq.quantize(model, bits=2, first_last_bits=8)    # common practice
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow_model_optimization as tfmot
+
+from ghnq_tf._keras import check_tf_keras_model, keras
+from ghnq_tf.quant import configs as qconfigs
+from ghnq_tf.quant.bits import check_first_last_bits, parse_bits
+from ghnq_tf.quant.canonical import build_canonical, make_plan, needs_rebuild
+from ghnq_tf.quant.layers import check_supported
+from ghnq_tf.quant.policy import check_policy_names, resolve_policy
+from ghnq_tf.quant.schemes import PolicyQuantizeScheme
+
+_tfmot_keras = tfmot.quantization.keras
+
+
+def quantize_scope() -> Any:
+    """`tfmot.quantization.keras.quantize_scope` with ghnq_tf's configs.
+
+    Use it to load a saved quantized model:
+
+    Example:
+        >>> with gq.quant.quantize_scope():
+        ...     qmodel = keras.models.load_model("q.h5")
+    """
+    return _tfmot_keras.quantize_scope(qconfigs.custom_objects())
+
+
+def _check_model_kind(model: keras.Model) -> None:
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built: call it on an input or give its first "
+            f"layer an input shape before quantizing. Received: model={model.name!r}"
+        )
+    if not getattr(model, "_is_graph_network", False):
+        raise ValueError(
+            f"Model {model.name!r} is a subclassed model ({type(model).__name__}); tfmot "
+            "quantizes functional and Sequential models only. Received: "
+            f"model={model.name!r}"
+        )
+
+
+def quantize(
+    model: keras.Model, *, bits: Any = 8, first_last_bits: int | None = None
+) -> keras.Model:
+    """Returns a tfmot quantize-aware copy of `model` (the input is left untouched).
+
+    Weights and activations are fake-quantized with tfmot's N-bit machinery
+    (`DefaultNBitQuantizeScheme` layout: per-channel symmetric weights,
+    asymmetric per-tensor activations with moving-average ranges).
+    BatchNormalization layers are kept (tfmot style): a convolution's kernel is
+    fake-quantized before its BatchNormalization and the fake-quant sits after
+    BatchNormalization (+ ReLU); BN is folded only at TFLite export. Nested
+    models are inlined and SeparableConv2D layers split into depthwise and
+    pointwise halves (see `ghnq_tf.quant.canonical`).
+
+    Args:
+        model: a built functional or Sequential `tf_keras` model.
+        bits: an int in 2..8 (weights and activations), a
+            (weight_bits, activation_bits) pair, or a per-layer policy
+            {layer_name: bits or (w, a)} whose "default" key (8 if absent) gives
+            the bits of every other layer. Nested layers are named "outer/inner".
+        first_last_bits: None (default: every layer follows `bits`) or the bits
+            (usually 8) of the first and last weighted layers, their inputs and
+            the classifier output; see `ghnq_tf.quant.policy`.
+
+    Returns:
+        A new `tf_keras.Model` of tfmot `QuantizeWrapperV2` layers.
+
+    Raises:
+        ValueError: for invalid `bits`, unknown policy layer names, or a model
+            that is not built / is subclassed (before any work is done).
+        UnsupportedLayerError: naming every layer that cannot be quantized.
+        TypeError: for a Keras 3 model or a non-model.
+
+    Example:
+        >>> qmodel = quantize(keras.applications.MobileNetV2(
+        ...     input_shape=(32, 32, 3), weights=None, classes=10), bits=4)
+    """
+    model = check_tf_keras_model(model)
+    spec = parse_bits(bits)
+    first_last_bits = check_first_last_bits(first_last_bits)
+    _check_model_kind(model)
+    check_supported(model)
+    plan = make_plan(model)
+    check_policy_names(spec, plan, model, bits=bits)
+
+    flat = build_canonical(model)[0] if needs_rebuild(model) else model
+    policy = resolve_policy(flat, plan, spec, first_last_bits=first_last_bits, model=model)
+    with quantize_scope():
+        annotated = _tfmot_keras.quantize_annotate_model(flat)
+        qmodel = _tfmot_keras.quantize_apply(annotated, scheme=PolicyQuantizeScheme(policy))
+    return qmodel

@@ -1,0 +1,129 @@
+"""A tfmot `QuantizeScheme` with per-layer bits, built on the N-bit scheme.
+
+`PolicyQuantizeScheme(policy)` behaves like tfmot's
+`DefaultNBitQuantizeScheme(num_bits_weight=w, num_bits_activation=a)` (same
+layout transforms: Conv/Dense + BatchNorm (+ ReLU) fusion patterns, concat
+handling, input quantizer) with three differences:
+
+* every layer gets the bits its `ResolvedPolicy` entry says (the N-bit
+  transforms run at the default bits, then the configs they attached are
+  re-targeted layer by layer);
+* layers missing from tfmot's N-bit registry get our configs
+  (`ghnq_tf.quant.configs.config_for`);
+* a Conv2D/DepthwiseConv2D/Dense directly followed by a ReLU keeps its
+  kernel quantized (tfmot's `LayerReLUQuantize` transform gives it a no-op
+  config, leaving the kernel in float).
+
+Example:
+    >>> scheme = PolicyQuantizeScheme(policy)
+    >>> qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.quantization.keras import quantize_layer
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_quantize_configs as n_bit_configs,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_quantize_registry as n_bit_registry,
+)
+
+from ghnq_tf._keras import keras
+from ghnq_tf.quant import configs as qconfigs
+from ghnq_tf.quant import layers as qlayers
+from ghnq_tf.quant.policy import ResolvedPolicy
+
+_tfmot_keras = tfmot.quantization.keras
+_n_bit = _tfmot_keras.experimental.default_n_bit
+
+
+class PolicyQuantizeRegistry(_tfmot_keras.QuantizeRegistry):
+    """Gives each layer the `QuantizeConfig` of its policy bits.
+
+    Args:
+        policy: the resolved per-layer bits.
+    """
+
+    def __init__(self, policy: ResolvedPolicy) -> None:
+        self.policy = policy
+
+    def supports(self, layer: Any) -> bool:
+        return qlayers.unsupported_reason(layer) is None
+
+    def get_quantize_config(self, layer: Any) -> Any:
+        w, a = self.policy.bits(layer.name)
+        return qconfigs.config_for(layer, w, a)
+
+
+def _retarget(config: Any, layer: Any, w: int, a: int) -> Any:
+    """`config` (attached by an N-bit transform at the default bits) at (w, a) bits."""
+    if isinstance(config, n_bit_configs.NoOpQuantizeConfig):
+        if type(layer) in (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense):
+            return qconfigs.weights_only_config(layer, w, a)
+        return config
+    if isinstance(config, n_bit_configs.DefaultNBitOutputQuantizeConfig):
+        return qconfigs.OutputQuantizeConfig(w, a)
+    if isinstance(config, n_bit_registry.DefaultNBitQuantizeConfig):
+        # Concat feeders: keep the instance (its output quantizer is disabled
+        # by the transform) and change its quantizers' bits.
+        config._num_bits_weight, config._num_bits_activation = w, a
+        config.weight_quantizer.num_bits = w
+        config.activation_quantizer.num_bits = a
+        return config
+    if isinstance(config, n_bit_registry.DefaultNBitActivationQuantizeConfig):
+        config._num_bits_weight, config._num_bits_activation = w, a
+        return config
+    return config
+
+
+class PolicyLayoutTransform(_tfmot_keras.QuantizeLayoutTransform):
+    """tfmot's N-bit layout transforms, then per-layer bits.
+
+    Args:
+        policy: the resolved per-layer bits.
+    """
+
+    def __init__(self, policy: ResolvedPolicy) -> None:
+        self.policy = policy
+
+    def apply(self, model: keras.Model, layer_quantize_map: dict) -> tuple[keras.Model, dict]:
+        w, a = self.policy.default
+        transform = _n_bit.DefaultNBitQuantizeLayoutTransform(
+            num_bits_weight=w, num_bits_activation=a
+        )
+        model, layer_quantize_map = transform.apply(model, layer_quantize_map)
+        for layer in model.layers:
+            if isinstance(layer, quantize_layer.QuantizeLayer) and layer.quantizer is not None:
+                layer.quantizer.num_bits = self.policy.input_bits
+        for name, entry in layer_quantize_map.items():
+            config = entry.get("quantize_config")
+            if config is None:
+                continue
+            layer_w, layer_a = self.policy.bits(name)
+            entry["quantize_config"] = _retarget(config, model.get_layer(name), layer_w, layer_a)
+        return model, layer_quantize_map
+
+
+class PolicyQuantizeScheme(_tfmot_keras.QuantizeScheme):
+    """tfmot's N-bit scheme with per-layer bits (see the module docstring).
+
+    Args:
+        policy: the resolved per-layer bits.
+
+    Example:
+        >>> PolicyQuantizeScheme(policy).get_quantize_registry().policy is policy
+        True
+    """
+
+    def __init__(self, policy: ResolvedPolicy) -> None:
+        self.policy = policy
+
+    def get_layout_transformer(self) -> PolicyLayoutTransform:
+        return PolicyLayoutTransform(self.policy)
+
+    def get_quantize_registry(self) -> PolicyQuantizeRegistry:
+        return PolicyQuantizeRegistry(self.policy)

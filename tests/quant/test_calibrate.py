@@ -1,0 +1,107 @@
+"""`calibrate`: BN statistics and activation ranges from data, weights untouched."""
+
+import numpy as np
+import pytest
+
+from ghnq_tf._keras import keras, tf
+from ghnq_tf.quant import calibrate, quantize, quantizer_sites
+
+L = keras.layers
+
+
+def _trainable(qmodel):
+    return [v.numpy().copy() for v in qmodel.trainable_variables]
+
+
+def test_weights_are_bit_identical(model, images):
+    qmodel = quantize(model, bits=4)
+    before = _trainable(qmodel)
+    assert calibrate(qmodel, images, steps=2, batch_size=64) is qmodel
+    after = _trainable(qmodel)
+    assert len(before) == len(after) > 0
+    for a, b in zip(before, after, strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_batch_norm_statistics_are_exact(images):
+    # BN directly on the (8-bit quantized) input: its statistics are those of
+    # the quantized images, pooled exactly over the batches.
+    inputs = keras.Input((16, 16, 3))
+    x = L.BatchNormalization(name="bn")(L.Add()([inputs, inputs]))
+    model = keras.Model(inputs, L.Dense(2)(L.Flatten()(x)))
+    qmodel = calibrate(quantize(model, bits=8), images, steps=4, batch_size=32)
+    quantized = 2 * np.asarray(qmodel.layers[1](images, training=False))  # input quantizer
+    bn = next(
+        layer.layer
+        for layer in qmodel.layers
+        if getattr(layer, "layer", None) is not None
+        and isinstance(layer.layer, L.BatchNormalization)
+    )
+    np.testing.assert_allclose(bn.moving_mean.numpy(), quantized.mean((0, 1, 2)), atol=0.02)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), quantized.var((0, 1, 2)), rtol=0.05)
+
+
+def test_activation_ranges_come_from_data(model, images):
+    qmodel = quantize(model, bits=4)
+    calibrate(qmodel, images, steps=2, batch_size=64)
+    for site in quantizer_sites(qmodel):
+        if site.kind == "weight":
+            continue
+        for qvars in site.variables:
+            lo, hi = float(qvars["min_var"].numpy()), float(qvars["max_var"].numpy())
+            assert lo <= 0.0 <= hi and hi - lo > 0.0
+            assert (lo, hi) != (-6.0, 6.0)
+    inp = next(s for s in quantizer_sites(qmodel) if s.kind == "input").variables[0]
+    assert float(inp["min_var"].numpy()) == 0.0
+    assert 0.95 < float(inp["max_var"].numpy()) <= 1.0
+
+
+def test_weight_ranges_follow_weights(model, images):
+    qmodel = quantize(model, bits=4)
+    calibrate(qmodel, images[:16], steps=1)
+    for site in quantizer_sites(qmodel):
+        if site.kind == "weight":
+            w = site.weight.numpy()
+            axes = tuple(range(w.ndim - 1)) if site.quantizer.per_axis else None
+            np.testing.assert_allclose(
+                site.variables[0]["max_var"].numpy(), np.abs(w).max(axis=axes), rtol=1e-6
+            )
+
+
+@pytest.mark.parametrize("kind", ["array", "xy_tuple", "dataset", "labeled_dataset", "unbatched"])
+def test_data_forms(model, images, kind):
+    labels = np.zeros(len(images), "int32")
+    data = {
+        "array": images,
+        "xy_tuple": (images, labels),
+        "dataset": tf.data.Dataset.from_tensor_slices(images).batch(32),
+        "labeled_dataset": tf.data.Dataset.from_tensor_slices((images, labels)).batch(32),
+        "unbatched": tf.data.Dataset.from_tensor_slices((images, labels)),
+    }[kind]
+    qmodel = quantize(model, bits=4)
+    calibrate(qmodel, data, steps=2)
+    relu = next(s for s in quantizer_sites(qmodel) if s.layer.name == "quant_relu1")
+    assert float(relu.variables[0]["max_var"].numpy()) != 6.0
+
+
+def test_model_left_consistent_after_calibration(model, images):
+    qmodel = quantize(model, bits=4)
+    calibrate(qmodel, images, steps=1)
+    inner = [getattr(layer, "layer", layer) for layer in qmodel.layers]
+    assert all(layer.trainable for layer in inner)
+    assert all(layer.momentum == 0.99 for layer in inner if isinstance(layer, L.BatchNormalization))
+    assert all(layer.rate == 0.2 for layer in inner if isinstance(layer, L.Dropout))
+    kinds = {type(s.quantizer).__name__ for s in quantizer_sites(qmodel)}
+    assert "MovingAverageQuantizer" in kinds  # tfmot's quantizers are back
+
+
+def test_errors(model, images):
+    with pytest.raises(ValueError, match="quantize-aware model"):
+        calibrate(model, images)
+    qmodel = quantize(model, bits=4)
+    with pytest.raises(ValueError, match="no batch"):
+        calibrate(qmodel, images[:0])
+    with pytest.raises(TypeError, match="`data` must be"):
+        calibrate(qmodel, [1, 2, 3])
+    with pytest.raises(ValueError, match="`steps` must be"):
+        calibrate(qmodel, images, steps=0)
