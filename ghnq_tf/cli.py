@@ -9,11 +9,11 @@ stderr or environment (apart from selecting Keras 2, see `ghnq_tf._keras`).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
+from ghnq_tf._quiet import quiet_native_stderr
 from ghnq_tf._version import __version__
 
 _APPLICATIONS = (
@@ -30,28 +30,9 @@ _APPLICATIONS = (
 )
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr(enabled: bool) -> Iterator[None]:
-    """Sends file descriptor 2 to /dev/null while TensorFlow loads."""
-    if not enabled:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _load_tensorflow(verbose: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
-    with _quiet_native_stderr(not verbose):
+    with quiet_native_stderr(not verbose):
         import tensorflow_gnn  # noqa: F401
 
         from ghnq_tf._keras import tf

@@ -1,15 +1,23 @@
 """The embedded demo behind `make demo` / `ghnq-tf demo` (no download).
 
-Takes architectures from the `test` split of the search space (never used
-for training), describes them as graphs, packs them into one GraphTensor and
-loads the embedded `digits` data they would be evaluated on.
+Takes architectures from the `test` split of the search space (never used for
+training) and, on the embedded `digits` data, for 8, 4 and 2 bits: quantizes
+each network with tfmot, gives it parameters — predicted by the bundled
+`digits` GHN when one is bundled, and random (Keras defaults) for
+comparison — calibrates it, and evaluates it. One network is exported to
+TFLite and run with LiteRT.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ghnq_tf._keras import keras
+from ghnq_tf._quiet import quiet_native_stderr
+
+DEMO_GHN = "digits"
+DEMO_SIDE = 16  # the digits GHN trains on 16×16 digits (configs/digits_w4a4.yaml)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
@@ -20,54 +28,63 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(*, num_archs: int = 3) -> dict[str, object]:
-    """Runs the demo and prints what it did; returns the figures it printed."""
+def _accuracy(qmodel: keras.Model, images: Any, labels: Any) -> float:
+    logits = qmodel(images, training=False)
+    return float(keras.metrics.sparse_categorical_accuracy(labels, logits).numpy().mean())
+
+
+def _bundled_ghn() -> Any:
     import ghnq_tf as gq
 
+    try:
+        return gq.GHN.from_pretrained(DEMO_GHN)
+    except ValueError:
+        return None
+
+
+def run_demo(*, num_archs: int = 3, bits: tuple[int, ...] = (8, 4, 2)) -> dict[str, Any]:
+    """Runs the demo and prints what it did; returns the figures it printed."""
+    import ghnq_tf as gq
+    from ghnq_tf.hypernet.predict import target_list
+    from ghnq_tf.training.two_tape import inject
+
     start = time.perf_counter()
-    info = gq.data.info("digits")
-    train = gq.data.load("digits", "train", batch_size=64)
-    test = gq.data.load("digits", "test", batch_size=128)
+    test = gq.data.load("digits", "test", batch_size=360, image_size=DEMO_SIDE)
     images, labels = next(iter(test))
+    calibration = gq.data.load("digits", "train", batch_size=128, image_size=DEMO_SIDE, limit=512)
+    ghn = _bundled_ghn()
     print(
-        f"data: embedded digits, {info['splits']['train']} train / "
-        f"{info['splits']['test']} test images shaped {info['image_shape']}, "
-        f"{info['num_classes']} classes (batch {tuple(images.shape)})"
+        f"data: embedded digits ({DEMO_SIDE}x{DEMO_SIDE}), {int(images.shape[0])} test images; "
+        + (f"GHN: bundled '{DEMO_GHN}'" if ghn else "no bundled GHN yet: random init only")
     )
     specs = gq.search_space.split("test", num_archs)
-    rows, graphs = [], []
+    rows, exported = [], None
     for index, spec in enumerate(specs):
-        model = gq.search_space.build(spec, input_shape=info["image_shape"], num_classes=10)
+        model = gq.search_space.build(spec, input_shape=(DEMO_SIDE, DEMO_SIDE, 3), num_classes=10)
         graph = gq.graph_from_keras(model)
-        graphs.append(graph)
-        logits = model(images, training=False)
-        accuracy = float(keras.metrics.sparse_categorical_accuracy(labels, logits).numpy().mean())
-        rows.append(
-            [
-                f"test[{index}]",
-                spec["num_cells"],
-                spec["width"],
-                "yes" if spec["bn"] else "no",
-                f"{model.count_params():,}",
-                graph.num_nodes,
-                len(graph.edges),
-                f"{accuracy:.1%}",
-            ]
-        )
-    gt = gq.graphs_to_tensor(graphs, bits=4)
-    print(f"\n{num_archs} unseen architectures from the search space's `test` split:")
+        row: list[Any] = [f"test[{index}]", f"{model.count_params():,}", graph.num_nodes]
+        for b in bits:
+            qmodel = gq.quantize(model, bits=b)
+            gq.calibrate(qmodel, calibration, steps=4)
+            row.append(f"{_accuracy(qmodel, images, labels):.1%}")
+            if ghn is not None:
+                inject(target_list(qmodel, model, graph), ghn.predict_params(graph, bits=b)[0])
+                gq.calibrate(qmodel, calibration, steps=4)
+                row[-1] = f"{row[-1]} / {_accuracy(qmodel, images, labels):.1%}"
+            if exported is None and b == bits[0]:
+                exported = (f"test[{index}] W{b}A{b}", qmodel)
+        rows.append(row)
+    method = "random / GHN" if ghn else "random init"
+    print(f"\ntop-1 on digits after quantization and calibration ({method}):")
+    print(_table(["arch", "params", "nodes", *[f"W{b}A{b}" for b in bits]], rows))
+    name, qmodel = exported
+    with quiet_native_stderr():  # the converter and LiteRT print notes to fd 2
+        tflite = gq.export_tflite(qmodel, representative_data=calibration)
+        litert = gq.evaluate_tflite(tflite, (images.numpy(), labels.numpy()))
     print(
-        _table(
-            ["arch", "cells", "width", "BN", "params", "nodes", "edges", "random-init acc"],
-            rows,
-        )
+        f"\nexported {name} to TFLite ({len(tflite) / 1024:.0f} KiB), LiteRT top-1 "
+        f"{litert['accuracy']:.1%} (Keras fake-quant {_accuracy(qmodel, images, labels):.1%})"
     )
-    print(
-        f"\none GraphTensor for all of them: {int(gt.node_sets['ops'].total_size)} op nodes, "
-        f"{int(gt.node_sets['params'].total_size)} parameter tensors, "
-        f"{int(gt.edge_sets['virtual'].total_size)} virtual edges"
-    )
-    del train
     elapsed = time.perf_counter() - start
-    print(f"done in {elapsed:.1f} s")
-    return {"rows": rows, "seconds": elapsed}
+    print(f"done in {elapsed:.0f} s")
+    return {"rows": rows, "litert": litert, "seconds": elapsed, "ghn": ghn is not None}

@@ -4,7 +4,8 @@ from ghnq_tf.demo import run_demo
 
 
 def test_demo_runs_on_embedded_data(capsys):
-    result = run_demo(num_archs=1)
+    result = run_demo(num_archs=1, bits=(8, 2))
     out = capsys.readouterr().out
-    assert "embedded digits, 1437 train / 360 test" in out
-    assert len(result["rows"]) == 1 and "one GraphTensor" in out
+    assert "embedded digits (16x16), 360 test images" in out
+    assert len(result["rows"]) == 1 and len(result["rows"][0]) == 5
+    assert result["litert"]["count"] == 360 and "exported test[0] W8A8 to TFLite" in out
