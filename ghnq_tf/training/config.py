@@ -68,6 +68,7 @@ class TrainingConfig:
     steps_per_epoch: int = 100
     param_penalty: float = 3e-5
     label_smoothing: float = 0.0
+    network_clip: float | None = 10.0
     seed: int = 0
 
 

@@ -112,6 +112,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
             trace_after=t.trace_after,
             param_penalty=t.param_penalty,
             label_smoothing=t.label_smoothing,
+            network_clip=t.network_clip,
             seed=t.seed,
         )
         trainer.compile(optimizer=make_optimizer(config))

@@ -105,6 +105,9 @@ class GHNTrainer(keras.Model):
         param_penalty: GHN-3's penalty on the sum of Frobenius norms of the
             predicted tensors.
         label_smoothing: of the training loss.
+        network_clip: bound on the norm of each network's loss gradient with
+            respect to its parameters, so one diverging network cannot
+            dominate a step (None: no bound).
         seed: seed of the architecture draws.
         build: spec → tf_keras model (default: `gq.search_space.build`).
     """
@@ -125,6 +128,7 @@ class GHNTrainer(keras.Model):
         trace_after: int | None = 8,
         param_penalty: float = 3e-5,
         label_smoothing: float = 0.0,
+        network_clip: float | None = 10.0,
         seed: int = 0,
         build: Callable[..., keras.Model] | None = None,
         name: str = "ghn_trainer",
@@ -148,6 +152,7 @@ class GHNTrainer(keras.Model):
         self.trace_after = trace_after
         self.param_penalty = float(param_penalty)
         self.label_smoothing = float(label_smoothing)
+        self.network_clip = None if network_clip is None else float(network_clip)
         self.seed = seed
         self.sampler = ArchSampler(
             num_archs=len(self._archs_json), meta_batch=meta_batch, bits=self.bits, seed=seed
@@ -259,6 +264,12 @@ class GHNTrainer(keras.Model):
             loss, accuracy, grads = self._run(entry, images, labels)
             losses.append(loss)
             accuracies.append(accuracy)
+            if self.network_clip:
+                # One diverging network (e.g. batch-norm-free, early in training)
+                # must not drown the others: bound each network's gradient norm.
+                norm = tf.linalg.global_norm(grads)
+                factor = tf.minimum(1.0, self.network_clip / (norm + 1e-12))
+                grads = [g * factor for g in grads]
             d_params.extend(g * scale for g in grads)
         variables = self.ghn.trainable_variables
         grads = tape.gradient(
@@ -338,6 +349,7 @@ class GHNTrainer(keras.Model):
             "trace_after": self.trace_after,
             "param_penalty": self.param_penalty,
             "label_smoothing": self.label_smoothing,
+            "network_clip": self.network_clip,
             "seed": self.seed,
             "name": self.name,
         }
