@@ -92,6 +92,8 @@ class ArchCache:
         label_smoothing: of the training loss.
         trace_after: uses of a network before its step is traced (see
             `make_step`).
+        activation_ranges: `"initial"` or `"batch"`, see
+            `ghnq_tf.quant.fresh_ranges`.
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class ArchCache:
         qat: bool = True,
         label_smoothing: float = 0.0,
         trace_after: int | None = 8,
+        activation_ranges: str = "initial",
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -110,6 +113,7 @@ class ArchCache:
         self.qat = qat
         self.label_smoothing = label_smoothing
         self.trace_after = trace_after
+        self.activation_ranges = activation_ranges
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -123,10 +127,10 @@ class ArchCache:
         if self.qat:
             from ghnq_tf.hypernet.predict import target_list
             from ghnq_tf.quant import quantize
-            from ghnq_tf.quant.batch_ranges import use_batch_ranges
+            from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
 
             network = quantize(model, bits=bits)
-            use_batch_ranges(network)  # weights change every step: ranges follow the batch
+            use_fresh_ranges(network, mode=self.activation_ranges)  # no history across steps
             targets = target_list(network, model, graph)
         else:
             network = model

@@ -69,6 +69,7 @@ class TrainingConfig:
     param_penalty: float = 3e-5
     label_smoothing: float = 0.0
     network_clip: float | None = 10.0
+    activation_ranges: str = "initial"  # initial | batch
     seed: int = 0
 
 
@@ -92,6 +93,7 @@ class RunConfig:
 _CHOICES = {
     "training.optimizer": ("adam", "adamw", "sgd"),
     "training.schedule": ("constant", "cosine"),
+    "training.activation_ranges": ("initial", "batch"),
     "ghn.conv": ("simple", "gatv2"),
     "strategy": ("default", "one_device", "mirrored", "multi_worker"),
 }

@@ -113,6 +113,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
             param_penalty=t.param_penalty,
             label_smoothing=t.label_smoothing,
             network_clip=t.network_clip,
+            activation_ranges=t.activation_ranges,
             seed=t.seed,
         )
         trainer.compile(optimizer=make_optimizer(config))

@@ -108,6 +108,10 @@ class GHNTrainer(keras.Model):
         network_clip: bound on the norm of each network's loss gradient with
             respect to its parameters, so one diverging network cannot
             dominate a step (None: no bound).
+        activation_ranges: how the networks' activation quantizers range in
+            training: `"initial"` (tfmot's start, [-6, 6], at every step) or
+            `"batch"` (the batch's min/max); either way a step has no
+            history, so resume and distribution are exact.
         seed: seed of the architecture draws.
         build: spec → tf_keras model (default: `gq.search_space.build`).
     """
@@ -129,6 +133,7 @@ class GHNTrainer(keras.Model):
         param_penalty: float = 3e-5,
         label_smoothing: float = 0.0,
         network_clip: float | None = 10.0,
+        activation_ranges: str = "initial",
         seed: int = 0,
         build: Callable[..., keras.Model] | None = None,
         name: str = "ghn_trainer",
@@ -153,6 +158,7 @@ class GHNTrainer(keras.Model):
         self.param_penalty = float(param_penalty)
         self.label_smoothing = float(label_smoothing)
         self.network_clip = None if network_clip is None else float(network_clip)
+        self.activation_ranges = activation_ranges
         self.seed = seed
         self.sampler = ArchSampler(
             num_archs=len(self._archs_json), meta_batch=meta_batch, bits=self.bits, seed=seed
@@ -197,6 +203,7 @@ class GHNTrainer(keras.Model):
                 qat=self.qat or kind == "val",
                 label_smoothing=self.label_smoothing,
                 trace_after=self.trace_after,
+                activation_ranges=self.activation_ranges,
             )
         return self._state.caches[key]
 
@@ -350,6 +357,7 @@ class GHNTrainer(keras.Model):
             "param_penalty": self.param_penalty,
             "label_smoothing": self.label_smoothing,
             "network_clip": self.network_clip,
+            "activation_ranges": self.activation_ranges,
             "seed": self.seed,
             "name": self.name,
         }

@@ -117,7 +117,7 @@ def _replica_gradients(init: list[np.ndarray], draw: list, shard: tuple) -> tupl
     from ghnq_tf.graph import graph_from_keras, graphs_to_tensor
     from ghnq_tf.hypernet.predict import target_list
     from ghnq_tf.quant import quantize
-    from ghnq_tf.quant.batch_ranges import use_batch_ranges
+    from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
     from ghnq_tf.training.two_tape import ghn_gradients
 
     _, _, indices, bits = draw
@@ -127,7 +127,7 @@ def _replica_gradients(init: list[np.ndarray], draw: list, shard: tuple) -> tupl
     graphs = [graph_from_keras(m) for m in models]
     qmodels = [quantize(m, bits=b) for m, b in zip(models, bits, strict=True)]
     for qmodel in qmodels:  # as GHNTrainer's networks: activation ranges follow the batch
-        use_batch_ranges(qmodel)
+        use_fresh_ranges(qmodel)
     targets = [
         v for q, m, g in zip(qmodels, models, graphs, strict=True) for v in target_list(q, m, g)
     ]

@@ -78,7 +78,7 @@ def test_gradients_through_fake_quant_reach_every_ghn_weight(bits):
     constant in the weights, which is why QAT uses straight-through gradients.)"""
     from ghnq_tf.hypernet.predict import target_list
     from ghnq_tf.quant import quantize
-    from ghnq_tf.quant.batch_ranges import use_batch_ranges
+    from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
 
     keras.utils.set_random_seed(1)
     ghn = GHN(hidden=16, num_layers=1, rank=4).build_all()
@@ -94,7 +94,7 @@ def test_gradients_through_fake_quant_reach_every_ghn_weight(bits):
     # As GHNTrainer does: activation ranges follow the batch (tfmot's moving
     # average would start at [-6, 6] and cut the straight-through gradient).
     for qmodel in qmodels:
-        assert use_batch_ranges(qmodel) > 0
+        assert use_fresh_ranges(qmodel, mode="batch") > 0
 
     def loss_fn():
         return sum(loss_obj(y, q(x, training=True)) for q in qmodels) / len(qmodels)
