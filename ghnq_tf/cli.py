@@ -102,6 +102,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    from ghnq_tf.hypernet.checkpoint import bundle_run
+
+    command = args.command_line or f"ghnq-tf train --config configs/{args.name}.yaml"
+    target = bundle_run(args.run, args.name, command=command)
+    print(f"bundled {target} (GHN.from_pretrained({args.name!r}))")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ghnq_tf.demo import run_demo
 
@@ -143,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--output-dir", help="where to write (default: the config's)")
     train.set_defaults(func=_cmd_train)
+
+    bundle = sub.add_parser("bundle", help="ship a trained run's GHN in ghnq_tf/pretrained/")
+    bundle.add_argument("--run", required=True, help="a `ghnq-tf train` output directory")
+    bundle.add_argument("--name", required=True, help="the name for GHN.from_pretrained")
+    bundle.add_argument("--command-line", help="the command that produced the run")
+    bundle.set_defaults(func=_cmd_bundle)
 
     demo = sub.add_parser("demo", help="run the embedded demo (no download)")
     demo.add_argument("--archs", type=int, default=3, help="number of unseen architectures")

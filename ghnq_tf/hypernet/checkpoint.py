@@ -98,3 +98,39 @@ def load_pretrained(name: str) -> Any:
             f"(sha256 {actual[:12]}… != {manifest['sha256'][:12]}…): reinstall ghnq_tf."
         )
     return load_ghn(manifest["path"])
+
+
+def bundle_run(run_dir: str | os.PathLike, name: str, *, command: str) -> Path:
+    """Copies a training run's best GHN into the package registry with a manifest.
+
+    The manifest records the run's config, the command that produced it, its
+    data, its final metrics and the checkpoint's sha256.
+    """
+    import shutil
+
+    from ghnq_tf._io import atomic_write_text
+
+    run = Path(run_dir)
+    source = run / "ghn_best.keras"
+    if not source.is_file():
+        raise FileNotFoundError(f"No {source} to bundle: train first (`ghnq-tf train`).")
+    config = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    load_ghn(source)  # refuse to bundle a file that does not load
+    PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
+    target = PRETRAINED_DIR / f"{name}.keras"
+    tmp = target.with_suffix(".keras.tmp")
+    shutil.copyfile(source, tmp)
+    publish(tmp, target)
+    manifest = {
+        "name": name,
+        "file": target.name,
+        "sha256": sha256_of(target),
+        "bytes": target.stat().st_size,
+        "command": command,
+        "config": config,
+        "data": config.get("data"),
+        "metrics": metrics,
+    }
+    atomic_write_text(PRETRAINED_DIR / f"{name}.json", json.dumps(manifest, indent=2) + "\n")
+    return target

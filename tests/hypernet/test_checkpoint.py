@@ -56,3 +56,27 @@ def test_bad_files_are_clear_errors(tmp_path):
 def test_unknown_pretrained_name_lists_available():
     with pytest.raises(ValueError, match="Unknown pretrained GHN 'nope'. Available"):
         GHN.from_pretrained("nope")
+
+
+def test_bundled_run_loads_and_is_checked(tmp_path, monkeypatch):
+    import json
+
+    from ghnq_tf.hypernet import checkpoint
+
+    monkeypatch.setattr(checkpoint, "PRETRAINED_DIR", tmp_path / "pretrained")
+    run = tmp_path / "run"
+    run.mkdir()
+    ghn = GHN(hidden=16, num_layers=1, rank=4)
+    ghn.save(str(run / "ghn_best.keras"))
+    (run / "config.json").write_text(json.dumps({"data": {"name": "digits"}}))
+    (run / "metrics.json").write_text(json.dumps({"best": {"val_accuracy": 0.5}}))
+    checkpoint.bundle_run(run, "tiny", command="ghnq-tf train --config x.yaml")
+    manifest = json.loads((tmp_path / "pretrained" / "tiny.json").read_text())
+    assert manifest["metrics"]["best"]["val_accuracy"] == 0.5 and len(manifest["sha256"]) == 64
+    loaded = GHN.from_pretrained("tiny")
+    for a, b in zip(loaded.weights, ghn.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with open(tmp_path / "pretrained" / "tiny.keras", "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ValueError, match="does not match its manifest"):
+        GHN.from_pretrained("tiny")
