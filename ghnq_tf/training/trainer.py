@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.to_tensor import graphs_to_tensor
 from ghnq_tf.hypernet.ghn import GHN
 from ghnq_tf.training.arch_cache import ArchCache, ArchEntry
-from ghnq_tf.training.local_variables import local_variables
+from ghnq_tf.training.local_variables import local_variables, outside_strategy
 from ghnq_tf.training.sampler import ArchSampler
 
 
@@ -22,29 +21,6 @@ def _replica() -> tuple[int, int]:
     if ctx is None:
         return 0, tf.distribute.get_strategy().num_replicas_in_sync
     return int(tf.get_static_value(ctx.replica_id_in_sync_group)), ctx.num_replicas_in_sync
-
-
-@contextlib.contextmanager
-def _outside_strategy() -> Iterator[None]:
-    """Leaves the replica context of a `tf.distribute` strategy (in this thread only).
-
-    Target networks are replica-local scratch space, so they are built and
-    run as if no strategy were active (the replica's device scope is kept).
-    Inside a replica context, Keras models re-enter the strategy's scope in
-    `get_weights` (tfmot's `quantize_apply` calls it: RuntimeError), tfmot's
-    moving-average quantizers `merge_call` to update their plain variables
-    (AssertionError), and Keras losses refuse their default reduction.
-    """
-    from tensorflow.python.distribute import distribute_lib
-
-    if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
-        yield
-        return
-    distribute_lib._push_per_thread_mode(distribute_lib._get_default_replica_mode())
-    try:
-        yield
-    finally:
-        distribute_lib._pop_per_thread_mode()
 
 
 class _RunState:
@@ -209,7 +185,7 @@ class GHNTrainer(keras.Model):
 
     def _entries(self, kind: str, specs: Sequence[Any], bits: Sequence[int]) -> list[ArchEntry]:
         cache = self.cache(kind)
-        with _outside_strategy(), local_variables():
+        with outside_strategy(), local_variables():
             return [cache.get(spec, b) for spec, b in zip(specs, bits, strict=True)]
 
     def compile(self, optimizer: Any = "adam", **kwargs: Any) -> None:
@@ -232,7 +208,7 @@ class GHNTrainer(keras.Model):
 
     # ------------------------------------------------------------------ steps
     def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
-        with _outside_strategy():  # a replica's networks and losses are its own
+        with outside_strategy():  # a replica's networks and losses are its own
             return self._run_local(entry, images, labels)
 
     def _run_local(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
