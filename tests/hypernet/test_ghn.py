@@ -98,3 +98,12 @@ def test_gatv2_variant_predicts(application):
     graph = graph_from_keras(_net())
     tensors = ghn.predict_params(graph, bits=8)[0]
     assert len(tensors) == len(graph.params)
+
+
+def test_initialization_is_reproducible_with_a_seed():
+    def weights():
+        keras.utils.set_random_seed(7)
+        return [w.numpy() for w in GHN(hidden=16, num_layers=1, rank=4).build_all().weights]
+
+    for a, b in zip(weights(), weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
