@@ -120,3 +120,27 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     assert [d[2:] for d in resumed.draws] == [d[2:] for d in reference.draws[4:]]
     for a, b in zip(reference.ghn.weights, resumed.ghn.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_callbacks_work(tmp_path):
+    from ghnq_tf.training.callbacks import SaveGHN
+
+    trainer = make_trainer(qat=False, val_archs=ARCHS[:1])
+    history = trainer.fit(
+        data().repeat(),
+        steps_per_epoch=2,
+        epochs=3,
+        validation_data=data(8),
+        callbacks=[
+            SaveGHN(str(tmp_path / "run")),
+            keras.callbacks.TensorBoard(str(tmp_path / "logs")),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0),
+        ],
+        verbose=0,
+    )
+    assert len(history.history["loss"]) == 2  # early stopping after no 10.0 improvement
+    saved = gq.GHN.load(str(tmp_path / "run" / "ghn_last.keras"))
+    for a, b in zip(saved.weights, trainer.ghn.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert (tmp_path / "run" / "ghn_best.keras").is_file()
+    assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
