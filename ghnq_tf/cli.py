@@ -13,21 +13,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from ghnq_tf._applications import APPLICATIONS, build_application
 from ghnq_tf._quiet import quiet_native_stderr
 from ghnq_tf._version import __version__
-
-_APPLICATIONS = (
-    "MobileNet",
-    "MobileNetV2",
-    "MobileNetV3Small",
-    "ResNet50",
-    "ResNet50V2",
-    "DenseNet121",
-    "EfficientNetB0",
-    "NASNetMobile",
-    "VGG16",
-    "Xception",
-)
 
 
 def _load_tensorflow(verbose: bool) -> None:
@@ -41,25 +29,18 @@ def _load_tensorflow(verbose: bool) -> None:
         tf.get_logger().setLevel("ERROR")
 
 
-def _build_application(name: str, size: int | None):
-    from ghnq_tf._keras import keras
-
-    side = size or (71 if name == "Xception" else 32)
-    return getattr(keras.applications, name)(input_shape=(side, side, 3), weights=None, classes=10)
-
-
 def _cmd_graph(args: argparse.Namespace) -> int:
     import ghnq_tf as gq
     from ghnq_tf._keras import keras
 
-    if args.model in _APPLICATIONS:
-        model = _build_application(args.model, args.size)
+    if args.model in APPLICATIONS:
+        model = build_application(args.model, side=args.size)
     elif os.path.exists(args.model):
         model = keras.models.load_model(args.model, compile=False)
     else:
         print(
             f"error: `model` must be a saved tf_keras model file or one of "
-            f"{', '.join(_APPLICATIONS)}. Received: {args.model!r}",
+            f"{', '.join(APPLICATIONS)}. Received: {args.model!r}",
             file=sys.stderr,
         )
         return 2

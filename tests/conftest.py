@@ -7,21 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 import ghnq_tf  # noqa: E402,F401  (selects tf_keras before TensorFlow loads)
-
-# The ten reference applications: (constructor, input side). 32×32 where the
-# model allows it; Xception's minimum is 71.
-APPLICATIONS = {
-    "MobileNet": 32,
-    "MobileNetV2": 32,
-    "MobileNetV3Small": 32,
-    "ResNet50": 32,
-    "ResNet50V2": 32,
-    "DenseNet121": 32,
-    "EfficientNetB0": 32,
-    "NASNetMobile": 32,
-    "VGG16": 32,
-    "Xception": 71,
-}
+from ghnq_tf._applications import APPLICATIONS  # noqa: E402
 
 _BUILT: dict = {}
 
@@ -29,12 +15,9 @@ _BUILT: dict = {}
 def build_application(name: str):
     """Builds (once per test session) a weights=None, 10-class application."""
     if name not in _BUILT:
-        from ghnq_tf._keras import keras
+        from ghnq_tf._applications import build_application as build
 
-        side = APPLICATIONS[name]
-        _BUILT[name] = getattr(keras.applications, name)(
-            input_shape=(side, side, 3), weights=None, classes=10
-        )
+        _BUILT[name] = build(name)
     return _BUILT[name]
 
 

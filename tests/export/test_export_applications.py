@@ -3,21 +3,11 @@
 import numpy as np
 import pytest
 
+from ghnq_tf._applications import APPLICATIONS
 from ghnq_tf.export import export_tflite, interpreter, predict_tflite, weight_tensors
 from ghnq_tf.quant import calibrate, quantize
 
-NAMES = [
-    "MobileNet",
-    "MobileNetV2",
-    "MobileNetV3Small",
-    "ResNet50",
-    "ResNet50V2",
-    "DenseNet121",
-    "EfficientNetB0",
-    "NASNetMobile",
-    "VGG16",
-    "Xception",
-]
+NAMES = list(APPLICATIONS)
 
 
 @pytest.mark.slow

@@ -4,20 +4,10 @@ import numpy as np
 import pytest
 from quant_models import count_kernels
 
+from ghnq_tf._applications import APPLICATIONS
 from ghnq_tf.quant import quantize, quantizer_sites, target_variables
 
-NAMES = [
-    "MobileNet",
-    "MobileNetV2",
-    "MobileNetV3Small",
-    "ResNet50",
-    "ResNet50V2",
-    "DenseNet121",
-    "EfficientNetB0",
-    "NASNetMobile",
-    "VGG16",
-    "Xception",
-]
+NAMES = list(APPLICATIONS)
 
 
 @pytest.mark.slow
