@@ -83,13 +83,16 @@ def _plan(kinds: bytes, shapes: bytes, fan_in: bytes) -> DecodePlan:
         kind = PARAM_KINDS[int(kind_id)]
         rows = np.nonzero(kind_ids == kind_id)[0]
         kind_rows[kind] = rows
-        keys = [tuple(shape_arr[r]) for r in rows]
-        for key in sorted(set(keys)):
-            members = np.array([i for i, k in enumerate(keys) if k == key], np.int64)
+        keys, key_index = np.unique(shape_arr[rows], axis=0, return_inverse=True)
+        for index, key in enumerate(keys):
+            members = np.nonzero(key_index.reshape(-1) == index)[0]
             params = rows[members]
-            groups.append(_Group(kind, key, members, fan_arr[params]))
+            groups.append(_Group(kind, tuple(int(d) for d in key), members, fan_arr[params]))
             flat_positions.extend(np.arange(starts[p], starts[p] + sizes[p]) for p in params)
-    order = np.argsort(np.concatenate(flat_positions)) if flat_positions else np.zeros(0, np.int64)
+    # Inverse permutation (O(N), no sort): where each parameter-order value sits.
+    positions = np.concatenate(flat_positions) if flat_positions else np.zeros(0, np.int64)
+    order = np.empty_like(positions)
+    order[positions] = np.arange(len(positions))
     return DecodePlan(kind_rows, tuple(groups), order, tuple(int(s) for s in sizes), true_shapes)
 
 
