@@ -36,6 +36,7 @@ class _Group:
     kind: str
     shape: tuple[int, int, int, int]  # Keras shape left-padded with ones to rank 4
     rows: np.ndarray  # positions of this group's parameters among their kind's rows
+    params: np.ndarray  # the same parameters' indices in parameter order
     fan_in: np.ndarray  # float32 [g]
 
 
@@ -46,16 +47,11 @@ class DecodePlan:
     Attributes:
         kind_rows: for each kind present, the parameter indices of that kind.
         groups: parameters of one kind and one shape, decoded together.
-        order: permutation taking the concatenated group outputs (flat) back
-            to parameter order.
-        sizes: number of values of each parameter, in parameter order.
         shapes: each parameter's true Keras shape.
     """
 
     kind_rows: dict[str, np.ndarray]
     groups: tuple[_Group, ...]
-    order: np.ndarray
-    sizes: tuple[int, ...]
     shapes: tuple[tuple[int, ...], ...]
 
 
@@ -76,9 +72,6 @@ def _plan(kinds: bytes, shapes: bytes, fan_in: bytes) -> DecodePlan:
     fan_arr = np.frombuffer(fan_in, np.int32).astype(np.float32)
     kind_rows: dict[str, np.ndarray] = {}
     groups: list[_Group] = []
-    flat_positions: list[np.ndarray] = []
-    sizes = np.prod(shape_arr, axis=1).astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     for kind_id in np.unique(kind_ids):
         kind = PARAM_KINDS[int(kind_id)]
         rows = np.nonzero(kind_ids == kind_id)[0]
@@ -87,13 +80,10 @@ def _plan(kinds: bytes, shapes: bytes, fan_in: bytes) -> DecodePlan:
         for index, key in enumerate(keys):
             members = np.nonzero(key_index.reshape(-1) == index)[0]
             params = rows[members]
-            groups.append(_Group(kind, tuple(int(d) for d in key), members, fan_arr[params]))
-            flat_positions.extend(np.arange(starts[p], starts[p] + sizes[p]) for p in params)
-    # Inverse permutation (O(N), no sort): where each parameter-order value sits.
-    positions = np.concatenate(flat_positions) if flat_positions else np.zeros(0, np.int64)
-    order = np.empty_like(positions)
-    order[positions] = np.arange(len(positions))
-    return DecodePlan(kind_rows, tuple(groups), order, tuple(int(s) for s in sizes), true_shapes)
+            groups.append(
+                _Group(kind, tuple(int(d) for d in key), members, params, fan_arr[params])
+            )
+    return DecodePlan(kind_rows, tuple(groups), true_shapes)
 
 
 def make_plan(kinds: np.ndarray, shapes: np.ndarray, fan_in: np.ndarray) -> DecodePlan:
@@ -107,13 +97,50 @@ def make_plan(kinds: np.ndarray, shapes: np.ndarray, fan_in: np.ndarray) -> Deco
 
 def _tile_index(size: int, available: int) -> np.ndarray:
     """Indices into `available` slots for `size` values: tiled when wider."""
-    return np.arange(size) % available
+    return (np.arange(size) % available).astype(np.int32)
 
 
 def _crop_index(size: int, available: int) -> np.ndarray:
     """Centre crop of a kernel axis (or centred tiling when the kernel is larger)."""
     offset = (available - size) // 2
-    return (np.arange(size) + offset) % available
+    return ((np.arange(size) + offset) % available).astype(np.int32)
+
+
+@functools.lru_cache(maxsize=8)
+def _kernel_fn(channels: int, kernel_size: int, rank: int) -> Any:
+    """The traced kernel decoder for one maximal-tensor size (any group shape).
+
+    One `tf.function` with shape-free signatures serves every group: in the
+    training step its forward and backward are one op each instead of dozens
+    of small eager ops per group (the decoder's backward went from 1.07 s to
+    0.16 s for four digits networks).
+    """
+    c, k, r = channels, kernel_size, rank
+    index = tf.TensorSpec([None], tf.int32)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.float32),
+            index,
+            index,
+            index,
+            index,
+            tf.TensorSpec([None], tf.float32),
+        ]
+    )
+    def kernel(out, in_index, out_index, h_index, w_index, scale):
+        g = tf.shape(out)[0]
+        factors_in = tf.gather(tf.reshape(out[:, : r * c], [g, r, c]), in_index, axis=2)
+        factors_out = tf.gather(tf.reshape(out[:, r * c : 2 * r * c], [g, r, c]), out_index, axis=2)
+        spatial = tf.reshape(out[:, 2 * r * c : 2 * r * c + r * k * k], [g, r, k, k])
+        spatial = tf.gather(tf.gather(spatial, h_index, axis=2), w_index, axis=3)
+        gain = 2.0 * tf.sigmoid(out[:, -1])  # 1 at init; lets the GHN shrink a layer
+        mixed = tf.einsum("grhw,gri->grhwi", spatial, factors_in)
+        kernel = tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
+        rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
+        return kernel / rms * tf.reshape(scale * gain, [-1, 1, 1, 1, 1])
+
+    return kernel
 
 
 @keras.utils.register_keras_serializable(package="ghnq_tf")
@@ -174,23 +201,17 @@ class ParamDecoder(keras.layers.Layer):
         )
 
     def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
-        c, k, r = self.channels, self.kernel_size, self.rank
         kh, kw, d_in, d_out = group.shape
-        g = tf.shape(out)[0]
-        factors_in = tf.reshape(out[:, : r * c], [g, r, c])
-        factors_out = tf.reshape(out[:, r * c : 2 * r * c], [g, r, c])
-        spatial = tf.reshape(out[:, 2 * r * c : 2 * r * c + r * k * k], [g, r, k, k])
-        gain = 2.0 * tf.sigmoid(out[:, -1])  # 1 at init; lets the GHN shrink a layer
-        factors_in = tf.gather(factors_in, _tile_index(d_in, c), axis=2)
-        factors_out = tf.gather(factors_out, _tile_index(d_out, c), axis=2)
-        spatial = tf.gather(spatial, _crop_index(kh, k), axis=2)
-        spatial = tf.gather(spatial, _crop_index(kw, k), axis=3)
-        mixed = tf.einsum("grhw,gri->grhwi", spatial, factors_in)
-        kernel = tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
-        rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
+        c, k = self.channels, self.kernel_size
         beta = 1.0 if group.kind == "classifier" else self.beta
-        scale = np.sqrt(beta / group.fan_in).astype(np.float32).reshape(-1, 1, 1, 1, 1)
-        return kernel / rms * scale * tf.reshape(gain, [-1, 1, 1, 1, 1])
+        return _kernel_fn(c, k, self.rank)(
+            out,
+            _tile_index(d_in, c),
+            _tile_index(d_out, c),
+            _crop_index(kh, k),
+            _crop_index(kw, k),
+            np.sqrt(beta / group.fan_in).astype(np.float32),
+        )
 
     def _vector(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
         values = tf.gather(out, _tile_index(group.shape[3], self.channels), axis=1)
@@ -203,19 +224,17 @@ class ParamDecoder(keras.layers.Layer):
         head_out = {
             kind: self.heads[kind](tf.gather(states, rows)) for kind, rows in plan.kind_rows.items()
         }
-        flat = []
+        result: list[Any] = [None] * len(plan.shapes)
         for group in plan.groups:
             out = tf.gather(head_out[group.kind], group.rows)
             if group.kind in VECTOR_KINDS:
                 values = self._vector(out, group)
             else:
                 values = self._kernel(out, group)
-            flat.append(tf.reshape(values, [-1]))
-        if not flat:
-            return []
-        ordered = tf.gather(tf.concat(flat, axis=0), plan.order)
-        pieces = tf.split(ordered, plan.sizes)
-        return [tf.reshape(p, s) for p, s in zip(pieces, plan.shapes, strict=True)]
+            # Unstacking (not one big permutation of all values) keeps the backward cheap.
+            for index, piece in zip(group.params, tf.unstack(values), strict=True):
+                result[index] = tf.reshape(piece, plan.shapes[index])
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -95,6 +95,9 @@ class GHN(keras.Model):
             beta=beta,
             name="decoder",
         )
+        # Traced parameter-state functions, one per message_passing flag (not
+        # tracked by Keras: they hold no state of their own).
+        object.__setattr__(self, "_state_fns", {})
 
     def node_states(self, graph: Any, *, message_passing: bool = True) -> tf.Tensor:
         """Node states after encoding and (unless switched off) message passing."""
@@ -114,14 +117,31 @@ class GHN(keras.Model):
             message_passing: False decodes each node from its own features
                 only (the no-graph ablation).
         """
+        plan = decode_plan(graph)
+        return self.decoder(self._param_states(graph, bool(message_passing)), plan)
+
+    def _param_states(self, graph: Any, message_passing: bool) -> tf.Tensor:
+        """Each parameter's state (its owner op's), by a traced function.
+
+        The encoder and message passing do not depend on the parameters'
+        shapes, so one trace over a size-relaxed GraphTensor spec serves every
+        graph; its backward is then one op instead of hundreds of eager ones.
+        """
         import tensorflow_gnn as tfgnn
 
-        plan = decode_plan(graph)
-        states = self.node_states(graph, message_passing=message_passing)
-        param_states = tfgnn.broadcast_node_to_edges(
-            graph, "owner", tfgnn.SOURCE, feature_value=states
-        )
-        return self.decoder(param_states, plan)
+        fn = self._state_fns.get(message_passing)
+        if fn is None:
+
+            def param_states(graph: Any) -> tf.Tensor:
+                states = self.node_states(graph, message_passing=message_passing)
+                return tfgnn.broadcast_node_to_edges(
+                    graph, "owner", tfgnn.SOURCE, feature_value=states
+                )
+
+            spec = graph.spec.relax(num_components=True, num_nodes=True, num_edges=True)
+            fn = tf.function(param_states, input_signature=[spec])
+            self._state_fns[message_passing] = fn
+        return fn(graph)
 
     def predict_params(
         self,
