@@ -6,7 +6,9 @@ Names: `cifar10` (TensorFlow Datasets), `digits` (embedded, no download) and
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from typing import Any
 
 from ghnq_tf._keras import tf
@@ -71,6 +73,37 @@ def _image_size(value: Any) -> tuple[int, int] | None:
     return int(value[0]), int(value[1])
 
 
+_SLICE = re.compile(r"^(?P<base>[^\[\]]+)\[(?P<start>-?\d+)?:(?P<stop>-?\d+)?\]$")
+
+
+def _parse_split(split: str) -> tuple[str, slice | None]:
+    """`'train[:-2000]'` -> `('train', slice(None, -2000))`; plain names pass through."""
+    if "[" not in split:
+        return split, None
+    match = _SLICE.match(split)
+    if match is None:
+        raise ValueError(
+            "Argument `split` must be a split name, optionally sliced like a Python "
+            "list by example index, e.g. 'train', 'train[:-2000]' or 'train[-2000:]'. "
+            f"Received: split={split!r}"
+        )
+    start, stop = (None if v is None else int(v) for v in match.group("start", "stop"))
+    return match.group("base"), slice(start, stop)
+
+
+def _slice_source(source: Source, window: slice, limit: int | None, split: str) -> Source:
+    """The examples of `source`'s fixed order in `window` (then the first `limit`)."""
+    indices = range(source.num_examples)[window]
+    if not len(indices):
+        raise ValueError(
+            f"Split {split!r} selects no example of the {source.num_examples} available."
+        )
+    count = len(indices) if limit is None else min(limit, len(indices))
+    elements = source.elements.skip(indices.start).take(count)
+    buffer = min(count, source.shuffle_buffer or count)
+    return dataclasses.replace(source, elements=elements, num_examples=count, shuffle_buffer=buffer)
+
+
 def _source(
     name: str,
     split: str,
@@ -125,7 +158,11 @@ def load(
             1,797 8x8 digits, embedded, resized to 32x32) or
             'image_folder:<path>' (`<path>/<split>/<class>/<image>.jpg`; sorted
             class folder names give the label ids).
-        split: 'train' or 'test' (for image folders: any split folder name).
+        split: 'train' or 'test' (for image folders: any split folder name),
+            optionally sliced by example index like a Python list, as in tfds:
+            'train[:-2000]' and 'train[-2000:]' split the training images
+            into a fitting part and a disjoint hold-out (slices follow the
+            fixed order, so they never overlap).
         batch_size: images per batch.
         shuffle: reshuffle every epoch (seeded). None means True for 'train'
             and False otherwise.
@@ -167,18 +204,21 @@ def load(
         raise ValueError(f"Argument `seed` must be an integer. Received: seed={seed!r}")
     if not isinstance(split, str):
         raise ValueError(f"Argument `split` must be a string. Received: split={split!r}")
+    base, window = _parse_split(split)
     if shuffle is None:
-        shuffle = split == "train"
+        shuffle = base == "train"
 
     source = _source(
         name,
-        split,
+        base,
         image_size=size,
-        limit=limit,
+        limit=None if window else limit,
         data_dir=data_dir,
-        shuffle=shuffle,
+        shuffle=shuffle and window is None,  # sliced: keep tfds shards in their fixed order
         seed=seed,
     )
+    if window is not None:
+        source = _slice_source(source, window, limit, split)
     return build_pipeline(
         source,
         batch_size=batch_size,

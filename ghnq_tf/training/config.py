@@ -30,7 +30,8 @@ class DataConfig:
     batch_size: int = 64
     image_size: int | None = None
     augment: bool = False
-    val_split: str = "test"
+    train_split: str = "train"  # e.g. "train[:-2000]": keeps a hold-out for validation
+    val_split: str = "test"  # e.g. "train[-2000:]": never the test images for model selection
     validation_steps: int | None = None
 
 
@@ -49,7 +50,7 @@ class GHNConfig:
     channels: int = 64
     kernel_size: int = 7
     rank: int = 16
-    beta: float = 2.0
+    beta: float = 1.0
 
 
 @dataclasses.dataclass

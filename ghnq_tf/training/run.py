@@ -81,7 +81,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     shape = info["image_shape"] if d.image_size is None else (d.image_size, d.image_size, 3)
     train_ds = gq.data.load(
         name,
-        "train",
+        d.train_split,
         batch_size=d.batch_size,
         augment=d.augment,
         image_size=d.image_size,
