@@ -9,8 +9,9 @@ the layer is wider than `channels` — so only the values a layer needs are
 computed. 1-D parameters (biases, batch-norm gamma/beta) have their own heads.
 
 Predicted values are normalized as in GHN-2: kernels to fan-in scale
-`w·sqrt(β/fan_in)` (after scaling each tensor to unit RMS, which keeps the
-start of training stable for any depth) times a predicted gain
+`w·sqrt(β/fan_in)` (β = 1 for hidden layers, 0.1 for the classifier), after
+scaling each tensor to unit RMS (which keeps the start of training stable for
+any depth), times a predicted gain
 `2·sigmoid(p)` (1 at initialization; lets the GHN shrink layers of
 batch-norm-free networks whose branches add up), gamma `2·sigmoid(0.5p)`,
 biases and beta `tanh(0.2p)`.
@@ -27,6 +28,9 @@ import numpy as np
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.ops import PARAM_KINDS
 
+# Fan-in numerator of the classifier: small logits at the start (loss near
+# ln(num_classes)) instead of a confident random guess to unlearn first.
+CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
 VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")
 
@@ -156,7 +160,10 @@ class ParamDecoder(keras.layers.Layer):
         channels: channel extent of the fixed maximal tensor (GHN-2: 64).
         kernel_size: spatial extent of the fixed maximal tensor.
         rank: rank of the CP decomposition of each kernel.
-        beta: numerator of the fan-in scaling of hidden kernels (2 = He).
+        beta: numerator of the fan-in scaling of hidden kernels: 1 (the
+            variance of Keras' Glorot default for square layers) keeps
+            batch-norm-free networks whose branches add up from exploding;
+            2 (He) made their activations 300x larger at initialization.
     """
 
     def __init__(
@@ -166,7 +173,7 @@ class ParamDecoder(keras.layers.Layer):
         channels: int = 64,
         kernel_size: int = 7,
         rank: int = 16,
-        beta: float = 2.0,
+        beta: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -203,7 +210,7 @@ class ParamDecoder(keras.layers.Layer):
     def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
         kh, kw, d_in, d_out = group.shape
         c, k = self.channels, self.kernel_size
-        beta = 1.0 if group.kind == "classifier" else self.beta
+        beta = CLASSIFIER_BETA if group.kind == "classifier" else self.beta
         return _kernel_fn(c, k, self.rank)(
             out,
             _tile_index(d_in, c),

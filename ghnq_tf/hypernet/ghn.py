@@ -66,7 +66,7 @@ class GHN(keras.Model):
         channels: int = 64,
         kernel_size: int = 7,
         rank: int = 16,
-        beta: float = 2.0,
+        beta: float = 1.0,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
