@@ -38,6 +38,10 @@ class DataConfig:
 @dataclasses.dataclass
 class SearchSpaceConfig:
     train_size: int = 256  # architectures in the training pool (`split("train", n)`)
+    # Keep only training architectures up to this many multiply-accumulates at
+    # the training image size (None: all). Cheaper networks are more steps per
+    # hour on a CPU; evaluation splits are never filtered.
+    max_macs: int | None = None
     val_size: int = 10  # `val` architectures whose accuracy validation reports
 
 

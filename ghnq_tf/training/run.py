@@ -42,6 +42,29 @@ def dataset_name(config: RunConfig) -> str:
     return config.data.name
 
 
+def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[dict[str, Any]]:
+    """The first `train_size` training architectures within `max_macs` (if set)."""
+    import ghnq_tf as gq
+    from ghnq_tf.training.config import ConfigError
+
+    size, cap = config.search_space.train_size, config.search_space.max_macs
+    if cap is None:
+        return gq.search_space.split("train", size)
+    pool: list[dict[str, Any]] = []
+    drawn = 0
+    while len(pool) < size:
+        if drawn >= 64 * size:
+            raise ConfigError(
+                f"`search_space.max_macs` keeps only {len(pool)} of the first {drawn} "
+                f"training architectures, fewer than `search_space.train_size`={size}. "
+                f"Raise max_macs or lower train_size. Received: max_macs={cap}"
+            )
+        batch = gq.search_space.split("train", drawn + 4 * size)[drawn:]
+        drawn += len(batch)
+        pool += [s for s in batch if gq.search_space.macs(s, input_shape=input_shape) <= cap]
+    return pool[:size]
+
+
 def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
     t = config.training
     rate: Any = t.learning_rate
@@ -101,7 +124,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
         ghn = gq.GHN(**vars(config.ghn))
         trainer = GHNTrainer(
             ghn,
-            gq.search_space.split("train", config.search_space.train_size),
+            training_pool(config, shape),
             bits=t.bits,
             meta_batch=t.meta_batch,
             qat=t.qat,

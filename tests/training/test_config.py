@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ghnq_tf.training.config import ConfigError, config_from_dict, load_config
+from ghnq_tf.training.config import ConfigError, RunConfig, config_from_dict, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SHIPPED = [
@@ -73,3 +73,29 @@ def test_missing_file_lists_shipped_configs(tmp_path, monkeypatch):
     monkeypatch.chdir(CONFIGS.parent)
     with pytest.raises(FileNotFoundError, match="Configs in ./configs: .*digits_w4a4"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_training_pool_keeps_only_architectures_within_max_macs():
+    import ghnq_tf as gq
+    from ghnq_tf.training.run import training_pool
+
+    config = RunConfig()
+    config.search_space.train_size = 12
+    assert training_pool(config, (32, 32, 3)) == gq.search_space.split("train", 12)
+    config.search_space.max_macs = 60_000_000
+    pool = training_pool(config, (32, 32, 3))
+    assert len(pool) == 12
+    assert all(gq.search_space.macs(s) <= 60_000_000 for s in pool)
+    stream = gq.search_space.split("train", 400)
+    kept = [s for s in stream if gq.search_space.macs(s) <= 60_000_000][:12]
+    assert pool == kept  # the first cheap ones, in stream order
+
+
+def test_training_pool_names_an_impossible_cap():
+    from ghnq_tf.training.run import training_pool
+
+    config = RunConfig()
+    config.search_space.train_size = 2
+    config.search_space.max_macs = 10
+    with pytest.raises(ConfigError, match="max_macs"):
+        training_pool(config, (32, 32, 3))
