@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "quant": "ghnq_tf.quant",
     "quantize": "ghnq_tf.quant",
     "search_space": "ghnq_tf.search_space",
+    "tuning": "ghnq_tf.tuning",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

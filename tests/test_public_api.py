@@ -25,6 +25,7 @@ EXPECTED = sorted(
         "quant",
         "quantize",
         "search_space",
+        "tuning",
     ]
 )
 

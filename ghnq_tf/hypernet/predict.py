@@ -58,7 +58,8 @@ def predict_many(
     Args:
         models: built `tf_keras` models (functional or Sequential).
         bits: as `gq.quantize`: an int in 2..8, a (weight, activation) pair or
-            a {layer_name: bits} policy; the GHN is told the weight bitwidth.
+            a {layer_name: bits} policy; each layer's parameters are predicted at
+            its weight bitwidth (see `ghnq_tf.tuning.mixed`).
         ghn: a `gq.GHN`, the name of a bundled one, or None for the default
             (`"cifar10"`).
         calibration_data: unlabeled images; when given, each model's BN
@@ -76,8 +77,9 @@ def predict_many(
         raise ValueError("`models` must hold at least one model. Received: models=[]")
     from ghnq_tf.quant import calibrate, quantize
     from ghnq_tf.training.two_tape import inject
+    from ghnq_tf.tuning.mixed import predict_policy_params
 
-    ghn_width = ghn_bits(bits)  # validates `bits` before any work
+    ghn_bits(bits)  # validates `bits` before any work
     ghn = _resolve_ghn(ghn)
     clock = timings if timings is not None else {}
 
@@ -89,7 +91,7 @@ def predict_many(
     start = time.perf_counter()
     graphs = [graph_from_keras(m) for m in models]
     start = lap("graph", start)
-    predicted = ghn.predict_params(graphs, bits=ghn_width)
+    predicted = predict_policy_params(ghn, graphs, bits)  # per-layer bits of a policy
     start = lap("ghn", start)
     results = []
     for model, graph, tensors in zip(models, graphs, predicted, strict=True):
