@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedLayerError": "ghnq_tf.graph",
     "calibrate": "ghnq_tf.quant",
     "data": "ghnq_tf.data",
+    "evaluate": "ghnq_tf.evaluation.evaluate",
     "evaluate_tflite": "ghnq_tf.export",
     "export": "ghnq_tf.export",
     "export_tflite": "ghnq_tf.export",

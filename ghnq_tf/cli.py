@@ -140,8 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--command-line", help="the command that produced the run")
     bundle.set_defaults(func=_cmd_bundle)
 
+    from ghnq_tf.evaluation.cli import add_parser as add_evaluate_parser
     from ghnq_tf.tuning.cli import add_parser as add_tune_parser
 
+    add_evaluate_parser(sub)
     add_tune_parser(sub)
 
     demo = sub.add_parser("demo", help="run the embedded demo (no download)")

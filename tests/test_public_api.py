@@ -13,6 +13,7 @@ EXPECTED = sorted(
         "__version__",
         "calibrate",
         "data",
+        "evaluate",
         "evaluate_tflite",
         "export",
         "export_tflite",

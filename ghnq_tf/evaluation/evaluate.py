@@ -1,0 +1,290 @@
+"""`gq.evaluate`: top-1 of predicted, quantized, calibrated parameters over a split.
+
+For every architecture of a split and every bitwidth, each method's
+parameters (see `ghnq_tf.evaluation.baselines`) go into one quantize-aware
+network, which is calibrated on shuffled *training* images (`gq.calibrate`:
+BN statistics and activation ranges; predicted BN layers carry no moving
+statistics of their own) and evaluated in inference mode on the whole test
+split. Work is shared wherever the result cannot change:
+
+* each architecture is built and wrapped by tfmot once, then re-targeted to
+  the other bitwidths (`ghnq_tf.quant.retarget`, exact);
+* its calibration passes are traced once per bitwidth and reused by every
+  method (`Calibrator`, bit-identical to `gq.calibrate`), as is the traced
+  inference function;
+* the GHN predicts a chunk of architectures in one call per bitwidth;
+* test and calibration images are decoded once and kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ghnq_tf._keras import keras
+from ghnq_tf.evaluation import baselines as bl
+from ghnq_tf.evaluation.inputs import (
+    EvalData,
+    check_bits,
+    check_split,
+    describe_ghn,
+    positive_int,
+    resolve_data,
+    resolve_ghn,
+    split_archs,
+    split_label,
+)
+from ghnq_tf.evaluation.report import RESULT_FILE, summarize, write_outputs
+from ghnq_tf.evaluation.runner import run_chunk
+
+#: Settings that do not change per-architecture results (ignored when resuming).
+_RESUME_IGNORED = ("num_archs", "batch_size", "ghn_batch")
+
+
+def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> dict[str, Any]:
+    """Finished per-architecture records of an earlier run with the same settings."""
+    if output_dir is None:
+        return {}
+    path = Path(output_dir) / RESULT_FILE
+    if not path.is_file() or not resume:
+        return {}
+    old = json.loads(path.read_text())
+    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in _RESUME_IGNORED}
+    theirs = {k: v for k, v in old.get("config", {}).items() if k not in _RESUME_IGNORED}
+    if mine != theirs:
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        raise ValueError(
+            f"`output_dir` {output_dir!r} holds an evaluation with other settings (they "
+            f"differ in: {', '.join(differ)}). Use another `output_dir`, or `resume=False` "
+            "to overwrite it."
+        )
+    return {record["name"]: _int_bits(record) for record in old.get("archs", [])}
+
+
+def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON turned the bits keys into strings; turn them back."""
+    for key in ("accuracy", "qat_loss"):
+        if key in record:
+            record[key] = {
+                m: {int(b): v for b, v in values.items()} if isinstance(values, dict) else values
+                for m, values in record[key].items()
+            }
+    for key in ("seconds_per_bits",):
+        if key in record:
+            record[key] = {int(b): v for b, v in record[key].items()}
+    return record
+
+
+def evaluate(
+    ghn: Any,
+    *,
+    split: str | Sequence[dict[str, Any]] = "test",
+    bits: int | Sequence[int] = (8, 4, 2),
+    data: str = "cifar10",
+    num_archs: int | None = None,
+    image_size: int | None = None,
+    batch_size: int = 250,
+    limit: int | None = None,
+    calibration_steps: int = 8,
+    calibration_batch_size: int = 64,
+    baselines: Sequence[str] | None = None,
+    float_ghn: Any = None,
+    float_ghn_bits: int | None = None,
+    scratch_archs: int = 10,
+    scratch_steps: int = 500,
+    scratch_batch_size: int = 64,
+    scratch_learning_rate: float = 1e-3,
+    ghn_batch: int = 8,
+    seed: int = 0,
+    output_dir: str | os.PathLike | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Top-1 of GHN-predicted parameters after quantization, beside baselines.
+
+    For each architecture of `split` and each bitwidth in `bits`: the
+    network is quantized (W*b*A*b*, tfmot), receives each method's
+    parameters, is calibrated on `calibration_steps` shuffled batches of the
+    *training* split (BN statistics and activation ranges, as `gq.calibrate`)
+    and evaluated in inference mode on the whole test split (or its first
+    `limit` images). Methods: `ghn`, and the baselines `float_ghn`,
+    `no_message_passing`, `random`, `qat_scratch` (see
+    `ghnq_tf.evaluation.baselines`).
+
+    Example:
+        >>> result = gq.evaluate(
+        ...     gq.GHN.load("ghn.keras"), split="test", bits=(8, 4, 2),
+        ...     data="image_folder:../shared/data/cifar10", output_dir="eval/")
+        >>> result["methods"]["ghn"][4]["mean"]
+        0.412
+
+    Args:
+        ghn: a `gq.GHN`, a `.keras` checkpoint path, or a bundled name.
+        split: a search-space split (`test`, `val`, `wide`, `deep`, `bnfree`,
+            `train` with `num_archs`), `"applications"` (the ten
+            `tf_keras.applications` models), or a list of architecture specs
+            (`gq.search_space` dicts, named `arch[i]`).
+        bits: bitwidths in 2..8, e.g. `(8, 4, 2)`.
+        data: a `gq.data.load` name. `"cifar10"` uses tfds when downloaded,
+            else the image folder `../shared/data/cifar10` when it exists.
+        num_archs: evaluate the first `num_archs` of the split (None: all).
+        image_size: side of the images and networks (None: the dataset's).
+        batch_size: test images per inference call (speed only).
+        limit: evaluate on the first `limit` test images (None: all of them).
+        calibration_steps: training batches used for calibration.
+        calibration_batch_size: images per calibration batch.
+        baselines: baseline names (None: all; `float_ghn` only if given).
+        float_ghn: a float-trained GHN (same forms as `ghn`), or None.
+        float_ghn_bits: the bitwidth the float GHN is told (None: the
+            evaluated one, as for `ghn`).
+        scratch_archs: `qat_scratch` runs on the first `scratch_archs`.
+        scratch_steps: QAT steps per network and bitwidth.
+        scratch_batch_size: images per QAT step.
+        scratch_learning_rate: Adam's learning rate for QAT.
+        ghn_batch: architectures per GHN call (and kept in memory at once).
+        seed: seeds each network's Keras initialization (`seed`, index) and
+            the shuffling of calibration and QAT images.
+        output_dir: where to write `evaluation.json`, `evaluation.md` and
+            `evaluation.png` (rewritten after every chunk of architectures).
+        resume: reuse the finished architectures of an `evaluation.json` in
+            `output_dir` made with the same settings.
+        progress: show a progress bar.
+
+    Returns:
+        A dict: `config` (every setting, the data, the GHNs, the QAT budget),
+        `methods` ({method: {bits: {mean, std, min, max, num_archs,
+        per_arch}}}), `archs` (per architecture: accuracies, wall time per
+        stage and per bitwidth), `seconds` and `complete`.
+
+    Raises:
+        ValueError: for an unknown split or baseline, `bits` outside 2..8, a
+            bad count, or a dataset without the needed splits.
+        FileNotFoundError: for a missing GHN checkpoint or image folder.
+    """
+    bits = check_bits(bits)
+    split = check_split(split)
+    for name, value in (
+        ("batch_size", batch_size),
+        ("calibration_steps", calibration_steps),
+        ("calibration_batch_size", calibration_batch_size),
+        ("scratch_steps", scratch_steps),
+        ("scratch_batch_size", scratch_batch_size),
+        ("ghn_batch", ghn_batch),
+    ):
+        positive_int(value, name)
+    positive_int(limit, "limit", optional=True)
+    positive_int(image_size, "image_size", optional=True)
+    if isinstance(scratch_archs, bool) or not isinstance(scratch_archs, int) or scratch_archs < 0:
+        raise ValueError(
+            f"`scratch_archs` must be an int >= 0. Received: scratch_archs={scratch_archs!r}"
+        )
+    if float_ghn_bits is not None:
+        float_ghn_bits = check_bits(float_ghn_bits, arg_name="float_ghn_bits")[0]
+    archs = split_archs(split, num_archs, image_size)
+    methods = bl.check_baselines(baselines, float_ghn=float_ghn)
+    ghn_model = resolve_ghn(ghn, "ghn")
+    float_model = resolve_ghn(float_ghn, "float_ghn") if float_ghn is not None else None
+    data = resolve_data(data)
+    budget = bl.ScratchBudget(
+        archs=scratch_archs if bl.QAT_SCRATCH in methods else 0,
+        steps=scratch_steps,
+        batch_size=scratch_batch_size,
+        learning_rate=float(scratch_learning_rate),
+    )
+    source = EvalData(
+        data,
+        limit=limit,
+        calibration_steps=calibration_steps,
+        calibration_batch_size=calibration_batch_size,
+        seed=seed,
+    )
+    config = {
+        "split": split_label(split),
+        "specs": None if isinstance(split, str) else [a.info["spec_hash"] for a in archs],
+        "num_archs": len(archs),
+        "bits": list(bits),
+        "data": data,
+        "image_size": image_size,
+        "num_classes": source.num_classes,
+        "test_images": source.test_images,
+        "limit": limit,
+        "calibration": {
+            "split": "train",
+            "shuffled": True,
+            "steps": calibration_steps,
+            "batch_size": calibration_batch_size,
+            "procedure": "gq.calibrate: pooled BN statistics, then mean per-batch ranges",
+        },
+        "inference": "training=False: calibrated BN moving statistics and activation ranges",
+        "methods": list(methods),
+        "ghn": describe_ghn(ghn_model, ghn),
+        "float_ghn": describe_ghn(float_model, float_ghn) if float_model else None,
+        "float_ghn_bits": float_ghn_bits,
+        "qat_scratch": budget.to_dict() if bl.QAT_SCRATCH in methods else None,
+        "seed": seed,
+        "batch_size": batch_size,
+        "ghn_batch": ghn_batch,
+    }
+    done = _previous(None if output_dir is None else str(output_dir), config, resume)
+    predictors = {bl.GHN: (ghn_model, True, None), bl.NO_MESSAGE_PASSING: (ghn_model, False, None)}
+    if float_model is not None:
+        predictors[bl.FLOAT_GHN] = (float_model, True, float_ghn_bits)
+    predictors = {m: v for m, v in predictors.items() if m in methods}
+
+    start = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    per_arch = len(bits) * len([m for m in methods if m != bl.QAT_SCRATCH])
+    total = len(archs) * per_arch + min(budget.archs, len(archs)) * len(bits)
+    names = [f"ghn_w{b}" for b in bits]
+    bar = keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if progress else None
+    count, sums = [0], {b: [0.0, 0] for b in bits}
+
+    def tick(method: str, b: int, accuracy: float) -> None:
+        count[0] += 1
+        if method == bl.GHN:
+            sums[b][0] += accuracy
+            sums[b][1] += 1
+        if bar is not None:
+            means = [(f"ghn_w{k}", s / n) for k, (s, n) in sums.items() if n]
+            bar.update(count[0], values=means)
+
+    def result(complete: bool) -> dict[str, Any]:
+        return {
+            "config": config,
+            "methods": summarize(records, methods, bits),
+            "archs": records,
+            "seconds": time.perf_counter() - start,
+            "complete": complete,
+        }
+
+    for first in range(0, len(archs), ghn_batch):
+        chunk = archs[first : first + ghn_batch]
+        todo = [a for a in chunk if a.name not in done]
+        resumed = [done[a.name] for a in chunk if a.name in done]
+        records.extend(resumed)
+        count[0] += sum(len(v) for r in resumed for v in r["accuracy"].values())
+        if todo:
+            records.extend(
+                run_chunk(
+                    todo,
+                    bits=bits,
+                    methods=methods,
+                    predictors=predictors,
+                    source=source,
+                    budget=budget,
+                    batch_size=batch_size,
+                    seed=seed,
+                    tick=tick,
+                )
+            )
+            records.sort(key=lambda r: r["index"])
+        if output_dir is not None:
+            write_outputs(result(complete=first + ghn_batch >= len(archs)), output_dir)
+    return result(complete=True)
+
+
+__all__ = ["evaluate"]
