@@ -67,7 +67,7 @@ def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> d
 
 def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
     """JSON turned the bits keys into strings; turn them back."""
-    for key in ("accuracy", "qat_loss"):
+    for key in ("accuracy", "loss", "qat_loss"):
         if key in record:
             record[key] = {
                 m: {int(b): v for b, v in values.items()} if isinstance(values, dict) else values
@@ -146,8 +146,10 @@ def evaluate(
         scratch_batch_size: images per QAT step.
         scratch_learning_rate: Adam's learning rate for QAT.
         ghn_batch: architectures per GHN call (and kept in memory at once).
-        seed: seeds each network's Keras initialization (`seed`, index) and
-            the shuffling of calibration and QAT images.
+        seed: seeds network i's Keras initialization
+            (`keras.utils.set_random_seed(seed * 1_000_003 + i)`) and the
+            shuffle of calibration and QAT images (`tf.random.set_seed(seed)`
+            and `seed=seed`). The global seeds are left changed.
         output_dir: where to write `evaluation.json`, `evaluation.md` and
             `evaluation.png` (rewritten after every chunk of architectures).
         resume: reuse the finished architectures of an `evaluation.json` in
@@ -157,8 +159,9 @@ def evaluate(
     Returns:
         A dict: `config` (every setting, the data, the GHNs, the QAT budget),
         `methods` ({method: {bits: {mean, std, min, max, num_archs,
-        per_arch}}}), `archs` (per architecture: accuracies, wall time per
-        stage and per bitwidth), `seconds` and `complete`.
+        mean_loss, per_arch}}}), `archs` (per architecture: top-1 and test
+        cross-entropy per method and bitwidth, wall time per stage and per
+        bitwidth), `seconds` and `complete`.
 
     Raises:
         ValueError: for an unknown split or baseline, `bits` outside 2..8, a

@@ -205,6 +205,12 @@ def split_archs(
 class EvalData:
     """Test and calibration images in memory (decoded once), per image size.
 
+    Calibration images are the first `calibration_steps` batches of the
+    training split shuffled by `tf.random.set_seed(seed)` then
+    `gq.data.load(..., shuffle=True, seed=seed)` (tf.data's shuffle reads the
+    global seed too, so it is set first: the images do not depend on what ran
+    before).
+
     Args:
         name: a `gq.data.load` name.
         limit: first `limit` test images (None: all).
@@ -250,6 +256,7 @@ class EvalData:
         if size not in self._cache:
             test = load(self.name, "test", batch_size=500, image_size=size, limit=self.limit)
             xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in test], strict=True)
+            tf.random.set_seed(self.seed)  # tf.data's shuffle also reads the global seed
             train = load(
                 self.name,
                 "train",
@@ -271,6 +278,7 @@ class EvalData:
         """Repeated, shuffled (and augmented) training batches for QAT."""
         from ghnq_tf.data import load
 
+        tf.random.set_seed(self.seed)  # tf.data's shuffle also reads the global seed
         return load(
             self.name,
             "train",

@@ -49,6 +49,7 @@ def summarize(
 
     Returns:
         {method: {bits: {"mean", "std", "min", "max", "num_archs",
+        "mean_loss" (test cross-entropy, None if not recorded),
         "per_arch": {arch name: top-1}}}}; a method/bitwidth nobody ran is
         left out.
 
@@ -68,12 +69,18 @@ def summarize(
             if not per_arch:
                 continue
             values = np.array(list(per_arch.values()))
+            losses = [
+                float(_by_bits(r["loss"][method])[b])
+                for r in records
+                if b in _by_bits(r.get("loss", {}).get(method, {}))
+            ]
             per_bits[int(b)] = {
                 "mean": float(values.mean()),
                 "std": float(values.std()),
                 "min": float(values.min()),
                 "max": float(values.max()),
                 "num_archs": len(values),
+                "mean_loss": float(np.mean(losses)) if losses else None,
                 "per_arch": per_arch,
             }
         if per_bits:

@@ -43,43 +43,49 @@ class _Clock:
         return spent
 
 
-def hits_fn(qmodel: keras.Model, shape: tuple[int, ...]) -> Any:
-    """Traced inference: number of correct top-1 predictions in a batch.
+def metrics_fn(qmodel: keras.Model, shape: tuple[int, ...], *, from_logits: bool = True) -> Any:
+    """Traced inference: (correct top-1 count, summed cross-entropy) of a batch.
 
     Trace it again after `retarget` (the trace froze the bits).
 
     Args:
         qmodel: the (calibrated) quantize-aware model, run with `training=False`.
         shape: the shape of one image.
+        from_logits: whether the model outputs logits (else probabilities).
 
     Returns:
-        A `tf.function` (images, int32 labels) → int32 count, any batch size.
+        A `tf.function` (images, int32 labels) → (int32 count, float32 loss sum),
+        for any batch size.
 
     Example:
-        >>> hits = hits_fn(qmodel, (32, 32, 3))
-        >>> accuracy(hits, x_test, y_test, 250)
+        >>> fn = metrics_fn(qmodel, (32, 32, 3))
+        >>> top1_and_loss(fn, x_test, y_test, 250)
     """
     spec = [tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
 
     @tf.function(input_signature=spec, autograph=False)  # smart_cond only: traces faster
-    def hits(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        predicted = tf.argmax(qmodel(x, training=False), axis=-1, output_type=tf.int32)
-        return tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.int32))
+    def metrics(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        outputs = qmodel(x, training=False)
+        predicted = tf.argmax(outputs, axis=-1, output_type=tf.int32)
+        hits = tf.reduce_sum(tf.cast(tf.equal(predicted, y), tf.int32))
+        losses = keras.losses.sparse_categorical_crossentropy(y, outputs, from_logits=from_logits)
+        return hits, tf.reduce_sum(losses)
 
-    return hits
+    return metrics
 
 
-def accuracy(hits: Any, x: tf.Tensor, y: tf.Tensor, batch_size: int) -> float:
-    """Top-1 over all of `x` (labels `y`), `batch_size` images per call of `hits`.
+def top1_and_loss(fn: Any, x: tf.Tensor, y: tf.Tensor, batch_size: int) -> tuple[float, float]:
+    """Top-1 and mean cross-entropy over all of `x` (labels `y`), in batches.
 
     Example:
-        >>> accuracy(hits_fn(qmodel, (32, 32, 3)), x_test, y_test, 250)
-        0.4312
+        >>> top1_and_loss(metrics_fn(qmodel, (32, 32, 3)), x_test, y_test, 250)
+        (0.4312, 1.61)
     """
-    total = 0
+    hits, loss = 0, 0.0
     for start in range(0, int(x.shape[0]), batch_size):
-        total += int(hits(x[start : start + batch_size], y[start : start + batch_size]))
-    return total / int(x.shape[0])
+        h, l_sum = fn(x[start : start + batch_size], y[start : start + batch_size])
+        hits, loss = hits + int(h), loss + float(l_sum)
+    return hits / int(x.shape[0]), loss / int(x.shape[0])
 
 
 @dataclasses.dataclass
@@ -119,6 +125,7 @@ def _prepare(
         "nodes": graph.num_nodes,
         "input_shape": list(model.input_shape[1:]),
         "accuracy": {m: {} for m in methods},
+        "loss": {m: {} for m in methods},  # mean test cross-entropy
         "seconds_per_bits": {},
         "timings": stages,
     }
@@ -152,7 +159,7 @@ def run_chunk(
         tick: called with (method, bits, top-1) after each evaluation.
 
     Returns:
-        One record per architecture: accuracies, wall time per stage
+        One record per architecture: top-1 and test loss, wall time per stage
         (`timings`) and per bitwidth (`seconds_per_bits`), `seconds`.
 
     Example:
@@ -174,7 +181,11 @@ def run_chunk(
             record, clock = net.record, _Clock(net.record["timings"])
             clock.stages["ghn"] = clock.stages.get("ghn", 0.0) + share
             retarget(net.qmodel, bits=b)
-            hits = hits_fn(net.qmodel, tuple(net.qmodel.input_shape[1:]))
+            metrics = metrics_fn(
+                net.qmodel,
+                tuple(net.qmodel.input_shape[1:]),
+                from_logits=bl.outputs_logits(net.model),
+            )
             spent = share + clock.lap("retarget")
             for method in methods:
                 if method == bl.QAT_SCRATCH:
@@ -195,7 +206,8 @@ def run_chunk(
                     spent += clock.lap("inject")
                 net.calibrator.calibrate(x_cal, batch_size=source.calibration_batch_size)
                 spent += clock.lap("calibrate")
-                record["accuracy"][method][b] = accuracy(hits, x_test, y_test, batch_size)
+                top1, loss = top1_and_loss(metrics, x_test, y_test, batch_size)
+                record["accuracy"][method][b], record["loss"][method][b] = top1, loss
                 spent += clock.lap("evaluate")
                 tick(method, b, record["accuracy"][method][b])
             record["seconds_per_bits"][b] = spent
@@ -203,7 +215,8 @@ def run_chunk(
     records = []
     for net in nets:
         record = net.record
-        record["accuracy"] = {m: v for m, v in record["accuracy"].items() if v}
+        for key in ("accuracy", "loss"):
+            record[key] = {m: v for m, v in record[key].items() if v}
         record["seconds"] = sum(record["timings"].values())
         records.append(record)
     del nets
@@ -211,4 +224,4 @@ def run_chunk(
     return records
 
 
-__all__ = ["accuracy", "hits_fn", "run_chunk"]
+__all__ = ["metrics_fn", "run_chunk", "top1_and_loss"]
