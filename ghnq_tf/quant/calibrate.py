@@ -30,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -138,7 +138,15 @@ def calibrate(
     return qmodel
 
 
-def _calibrate_batch_norm(qmodel: keras.Model, bns: list[Any], batches: Any) -> None:
+def pool_batch_norm(bns: list[Any], run: Callable[[Callable[[int], None]], None]) -> None:
+    """Sets each BN layer's moving statistics to its statistics pooled over batches.
+
+    `run(after_batch)` must run the model in training mode over the
+    calibration batches with every BN's momentum at 0 (so after a batch its
+    moving statistics are that batch's) and call `after_batch(n)` after each
+    batch of `n` images. The pooled mean is the size-weighted mean of the
+    batch means; the pooled variance is that of all images together.
+    """
     sums = [[0.0, 0.0] for _ in bns]  # per BN: sum n*mean, sum n*(var + mean^2)
     total = [0]
 
@@ -150,14 +158,22 @@ def _calibrate_batch_norm(qmodel: keras.Model, bns: list[Any], batches: Any) -> 
             acc[0] = acc[0] + n * mean
             acc[1] = acc[1] + n * (var + mean * mean)
 
-    changes = [(bn, "momentum", 0.0) for bn in bns] + [(bn, "trainable", True) for bn in bns]
-    with _attributes(changes):
-        _run(qmodel, batches, accumulate)
+    run(accumulate)
     for (sum_mean, sum_sq), bn in zip(sums, bns, strict=True):
         mean = sum_mean / total[0]
         var = np.maximum(sum_sq / total[0] - mean * mean, 0.0)
         bn.moving_mean.assign(mean.astype(np.float32))
         bn.moving_variance.assign(var.astype(np.float32))
+
+
+def batch_norm_momentum_zero(bns: list[Any]) -> list[tuple[Any, str, Any]]:
+    """The attribute changes (for `_attributes`) under which BN stores batch statistics."""
+    return [(bn, "momentum", 0.0) for bn in bns] + [(bn, "trainable", True) for bn in bns]
+
+
+def _calibrate_batch_norm(qmodel: keras.Model, bns: list[Any], batches: Any) -> None:
+    with _attributes(batch_norm_momentum_zero(bns)):
+        pool_batch_norm(bns, lambda after_batch: _run(qmodel, batches, after_batch))
 
 
 def _calibrate_ranges(qmodel: keras.Model, bns: list[Any], sites: list[Any], batches: Any) -> None:

@@ -33,7 +33,14 @@ import numpy as np
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant.batches import check_steps, iter_batches
 from ghnq_tf.quant.bits import bits_error, parse_bits
-from ghnq_tf.quant.calibrate import _DROPOUTS, _attributes, _inner_layers, _last_value
+from ghnq_tf.quant.calibrate import (
+    _DROPOUTS,
+    _attributes,
+    _inner_layers,
+    _last_value,
+    batch_norm_momentum_zero,
+    pool_batch_norm,
+)
 from ghnq_tf.quant.sites import (
     ACTIVATION,
     INPUT,
@@ -212,26 +219,10 @@ class Calibrator:
             after_batch(len(x))
 
     def _batch_norm_pass(self, batches: Any) -> None:
-        bns = self._bns
-        sums = [[0.0, 0.0] for _ in bns]
-        total = [0]
-
-        def accumulate(n: int) -> None:
-            total[0] += n
-            for acc, bn in zip(sums, bns, strict=True):
-                mean = bn.moving_mean.numpy().astype(np.float64)
-                var = bn.moving_variance.numpy().astype(np.float64)
-                acc[0] = acc[0] + n * mean
-                acc[1] = acc[1] + n * (var + mean * mean)
-
-        changes = [(bn, "momentum", 0.0) for bn in bns] + [(bn, "trainable", True) for bn in bns]
-        with _attributes(changes):
-            self._run("batch_norm", batches, accumulate)
-        for (sum_mean, sum_sq), bn in zip(sums, bns, strict=True):
-            mean = sum_mean / total[0]
-            var = np.maximum(sum_sq / total[0] - mean * mean, 0.0)
-            bn.moving_mean.assign(mean.astype(np.float32))
-            bn.moving_variance.assign(var.astype(np.float32))
+        with _attributes(batch_norm_momentum_zero(self._bns)):
+            pool_batch_norm(
+                self._bns, lambda after_batch: self._run("batch_norm", batches, after_batch)
+            )
 
     def _range_pass(self, batches: Any) -> None:
         qvars = [v for site in self._act_sites for v in site.variables]

@@ -38,6 +38,7 @@ import tensorflow_model_optimization as tfmot
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.quant.bits import parse_bits
+from ghnq_tf.quant.calibrate import _attributes, batch_norm_momentum_zero, pool_batch_norm
 from ghnq_tf.quant.canonical import make_plan
 from ghnq_tf.quant.quantize import quantize
 from ghnq_tf.quant.sites import INPUT, WEIGHT, QuantizerSite, QuantizeWrapper, quantizer_sites
@@ -86,18 +87,6 @@ def _last_value(quantizer: Any, bits: int) -> Any:
         symmetric=quantizer.symmetric,
         narrow_range=quantizer.narrow_range,
     )
-
-
-@contextlib.contextmanager
-def _attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
-    old = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in changes]
-    try:
-        for obj, attr, value in changes:
-            setattr(obj, attr, value)
-        yield
-    finally:
-        for obj, attr, value in reversed(old):
-            setattr(obj, attr, value)
 
 
 @contextlib.contextmanager
@@ -268,10 +257,7 @@ class PolicyEvaluator:
             return qmodel(x, training=False)
 
         with _attributes(no_noise), _quantizers(self._sites, self._calib_quantizers):
-            bn_changes = [(bn, "momentum", 0.0) for bn in bns] + [
-                (bn, "trainable", True) for bn in bns
-            ]
-            with _attributes(bn_changes):
+            with _attributes(batch_norm_momentum_zero(bns)):
                 self._bn_pass = tf.function(bn_pass, input_signature=spec)
                 self._bn_pass.get_concrete_function()
             with _attributes([(bn, "trainable", False) for bn in bns]):
@@ -294,22 +280,14 @@ class PolicyEvaluator:
     def _calibrate(self) -> None:
         batches = self.calibration_batches
         if self._bns:
-            sums = [[0.0, 0.0] for _ in self._bns]
-            total = 0
-            for x in batches:
-                stats = self._bn_pass(tf.constant(x))
-                n = len(x)
-                total += n
-                for i, acc in enumerate(sums):
-                    mean = stats[2 * i].numpy().astype(np.float64)
-                    var = stats[2 * i + 1].numpy().astype(np.float64)
-                    acc[0] = acc[0] + n * mean
-                    acc[1] = acc[1] + n * (var + mean * mean)
-            for (sum_mean, sum_sq), bn in zip(sums, self._bns, strict=True):
-                mean = sum_mean / total
-                var = np.maximum(sum_sq / total - mean * mean, 0.0)
-                bn.moving_mean.assign(mean.astype(np.float32))
-                bn.moving_variance.assign(var.astype(np.float32))
+            # The traced pass has BN momentum 0 baked in: after each batch the
+            # moving statistics hold that batch's, which pool_batch_norm reads.
+            def run(after_batch: Any) -> None:
+                for x in batches:
+                    self._bn_pass(tf.constant(x))
+                    after_batch(len(x))
+
+            pool_batch_norm(self._bns, run)
         sums2 = [[0.0, 0.0] for _ in self._range_vars]
         for x in batches:
             values = self._range_pass(tf.constant(x))
