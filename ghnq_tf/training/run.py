@@ -65,6 +65,59 @@ def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[
     return pool[:size]
 
 
+def make_datasets(config: RunConfig) -> tuple[Any, Any, tuple[int, int, int], int]:
+    """(repeated training batches, validation batches, image shape, classes) of a config."""
+    import ghnq_tf as gq
+
+    name, d = dataset_name(config), config.data
+    info = gq.data.info(name)
+    shape = info["image_shape"] if d.image_size is None else (d.image_size, d.image_size, 3)
+    load = {"batch_size": d.batch_size, "image_size": d.image_size, "data_dir": d.data_dir}
+    train_ds = gq.data.load(
+        name,
+        d.train_split,
+        augment=d.augment,
+        drop_remainder=True,
+        seed=config.training.seed,
+        **load,
+    ).repeat()
+    val_ds = gq.data.load(name, d.val_split, **load)
+    return train_ds, val_ds, tuple(shape), info["num_classes"]
+
+
+def make_trainer(
+    config: RunConfig,
+    ghn: Any,
+    *,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    **overrides: Any,
+) -> Any:
+    """The `GHNTrainer` a config describes (`overrides`: other trainer arguments)."""
+    import ghnq_tf as gq
+    from ghnq_tf.training.trainer import GHNTrainer
+
+    t = config.training
+    return GHNTrainer(
+        ghn,
+        training_pool(config, input_shape),
+        bits=t.bits,
+        meta_batch=t.meta_batch,
+        qat=t.qat,
+        val_archs=gq.search_space.split("val", config.search_space.val_size),
+        input_shape=input_shape,
+        num_classes=num_classes,
+        cache_size=t.cache_size,
+        trace_after=t.trace_after,
+        param_penalty=t.param_penalty,
+        label_smoothing=t.label_smoothing,
+        network_clip=t.network_clip,
+        activation_ranges=t.activation_ranges,
+        seed=t.seed,
+        **overrides,
+    )
+
+
 def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
     t = config.training
     rate: Any = t.learning_rate
@@ -89,7 +142,6 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     import ghnq_tf as gq
     from ghnq_tf._io import atomic_write_text
     from ghnq_tf.training.callbacks import SaveGHN
-    from ghnq_tf.training.trainer import GHNTrainer
 
     # Multi-worker collectives must be configured before any other TF op.
     strategy = make_strategy(config.strategy)
@@ -98,46 +150,10 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if chief:
         atomic_write_text(out / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
-    name = dataset_name(config)
-    d = config.data
-    info = gq.data.info(name)
-    shape = info["image_shape"] if d.image_size is None else (d.image_size, d.image_size, 3)
-    train_ds = gq.data.load(
-        name,
-        d.train_split,
-        batch_size=d.batch_size,
-        augment=d.augment,
-        image_size=d.image_size,
-        data_dir=d.data_dir,
-        drop_remainder=True,
-        seed=config.training.seed,
-    ).repeat()
-    val_ds = gq.data.load(
-        name,
-        d.val_split,
-        batch_size=d.batch_size,
-        image_size=d.image_size,
-        data_dir=d.data_dir,
-    )
-    t = config.training
+    train_ds, val_ds, shape, num_classes = make_datasets(config)
     with strategy.scope():
-        ghn = gq.GHN(**vars(config.ghn))
-        trainer = GHNTrainer(
-            ghn,
-            training_pool(config, shape),
-            bits=t.bits,
-            meta_batch=t.meta_batch,
-            qat=t.qat,
-            val_archs=gq.search_space.split("val", config.search_space.val_size),
-            input_shape=shape,
-            num_classes=info["num_classes"],
-            cache_size=t.cache_size,
-            trace_after=t.trace_after,
-            param_penalty=t.param_penalty,
-            label_smoothing=t.label_smoothing,
-            network_clip=t.network_clip,
-            activation_ranges=t.activation_ranges,
-            seed=t.seed,
+        trainer = make_trainer(
+            config, gq.GHN(**vars(config.ghn)), input_shape=shape, num_classes=num_classes
         )
         trainer.compile(optimizer=make_optimizer(config))
     callbacks: list[keras.callbacks.Callback] = [
@@ -154,10 +170,10 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     start = time.perf_counter()
     history = trainer.fit(
         train_ds,
-        epochs=t.epochs,
-        steps_per_epoch=t.steps_per_epoch,
+        epochs=config.training.epochs,
+        steps_per_epoch=config.training.steps_per_epoch,
         validation_data=val_ds,
-        validation_steps=d.validation_steps,
+        validation_steps=config.data.validation_steps,
         callbacks=callbacks,
         verbose=verbose,
     )

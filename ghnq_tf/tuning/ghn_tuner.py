@@ -179,45 +179,24 @@ class GHNTuner(keras_tuner.Tuner):
 
     def _setup(self, config: RunConfig, previous: str | None) -> tuple[Any, Any, Any]:
         """(trainer, training data, validation data) of a trial's config."""
-        import ghnq_tf as gq
         from ghnq_tf.hypernet.ghn import GHN
-        from ghnq_tf.training.run import dataset_name, make_optimizer, training_pool
-        from ghnq_tf.training.trainer import GHNTrainer
+        from ghnq_tf.training.run import make_datasets, make_optimizer, make_trainer
 
-        d, t = config.data, config.training
-        name = dataset_name(config)
-        info = gq.data.info(name)
-        shape = info["image_shape"] if d.image_size is None else (d.image_size, d.image_size, 3)
-        load = {"batch_size": d.batch_size, "image_size": d.image_size, "data_dir": d.data_dir}
-        train_ds = gq.data.load(
-            name, d.train_split, augment=d.augment, drop_remainder=True, seed=t.seed, **load
-        ).repeat()
-        val_ds = gq.data.load(name, d.val_split, **load)
-        keras.utils.set_random_seed(t.seed)
+        train_ds, val_ds, shape, num_classes = make_datasets(config)
+        keras.utils.set_random_seed(config.training.seed)
         ghn = GHN(**vars(config.ghn)).build_all()
         if previous is not None:  # Hyperband: continue the earlier trial's GHN
             ghn.set_weights(GHN.load(str(self._ghn_path(previous))).get_weights())
-        trainer = GHNTrainer(
+        trainer = make_trainer(
+            config,
             ghn,
-            training_pool(config, tuple(shape)),
-            bits=t.bits,
-            meta_batch=t.meta_batch,
-            qat=t.qat,
-            val_archs=gq.search_space.split("val", config.search_space.val_size),
+            input_shape=shape,
+            num_classes=num_classes,
             val_bits=self.objective_bits,
-            input_shape=tuple(shape),
-            num_classes=info["num_classes"],
-            cache_size=t.cache_size,
-            trace_after=t.trace_after,
-            param_penalty=t.param_penalty,
-            label_smoothing=t.label_smoothing,
-            network_clip=t.network_clip,
-            activation_ranges=t.activation_ranges,
-            seed=t.seed,
             build=self.build_fn,
         )
         # Built, quantize-wrapped networks do not depend on the GHN: share them.
-        trainer._state.caches = self._shared_caches(config, tuple(shape), info["num_classes"])
+        trainer._state.caches = self._shared_caches(config, shape, num_classes)
         trainer.compile(optimizer=make_optimizer(config))
         return trainer, train_ds, val_ds
 
