@@ -110,7 +110,27 @@ class ArchGraph:
             "groups": np.array([n.groups for n in nodes], np.int32),
             "activation": np.array([ACTIVATION_IDS[n.activation] for n in nodes], np.int32),
             "is_output": np.array([int(n.is_output) for n in nodes], np.int32),
+            **dict(zip(("depth", "height"), self.depths(), strict=True)),
         }
+
+    def depths(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's position: longest path from an input and to an output.
+
+        Message passing alone cannot tell repeated cells apart (their
+        neighbourhoods look alike), so the GHN also embeds where a node sits.
+
+        Returns:
+            (depth, height), int32 arrays of length `num_nodes`.
+        """
+        n = self.num_nodes
+        depth = np.zeros(n, np.int32)
+        height = np.zeros(n, np.int32)
+        edges = sorted(self.edges)  # nodes are in topological order
+        for src, dst in edges:
+            depth[dst] = max(depth[dst], depth[src] + 1)
+        for src, dst in reversed(edges):
+            height[src] = max(height[src], height[dst] + 1)
+        return depth, height
 
     def param_kind(self, param: ParamRef) -> str:
         """The decoder head that predicts `param` (an entry of PARAM_KINDS)."""

@@ -56,6 +56,14 @@ node_sets {{
       key: "is_output"
       value {{ dtype: DT_INT32 description: "1 if the node produces a model output" }}
     }}
+    features {{
+      key: "depth"
+      value {{ dtype: DT_INT32 description: "longest data-flow path from an input" }}
+    }}
+    features {{
+      key: "height"
+      value {{ dtype: DT_INT32 description: "longest data-flow path to an output" }}
+    }}
   }}
 }}
 node_sets {{

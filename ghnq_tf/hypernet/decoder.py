@@ -1,12 +1,24 @@
 """Decoding node states into parameter tensors of any shape.
 
-Each kernel is predicted as a rank-`rank` CP decomposition over a fixed
-maximal tensor of `channels` × `channels` × `kernel_size` × `kernel_size`
-(GHN-2's fixed 64×64×s×s tensor, without ever materializing it): factors for
-the output channels, input channels and the spatial kernel. The factors are
-sliced to each exact shape — the kernel centre-cropped, channels tiled when
-the layer is wider than `channels` — so only the values a layer needs are
-computed. 1-D parameters (biases, batch-norm gamma/beta) have their own heads.
+Each kernel is a sum of two terms over a fixed maximal tensor of `channels` ×
+`channels` × `kernel_size` × `kernel_size` (GHN-2's fixed 64×64×s×s tensor,
+never materialized):
+
+* a **basis** term: `basis` learned, full-rank `channels` × `channels` channel
+  matrices per kernel kind, mixed by the node's own spatial coefficients (the
+  structure of GHN-2's decoder, whose last layer is such a bank). It lets one
+  node's kernel be full rank across channels;
+* a **CP** term: the node's own rank-`rank` factors for the output channels,
+  input channels and the spatial kernel.
+
+A CP term alone bottlenecks every layer to `rank` channel directions: with it
+only, a GHN fitting 8 digits architectures stalled near 20 % train top-1;
+with the basis term it reached 43 % in 60 steps.
+
+Both are sliced to each exact shape — the kernel centre-cropped, channels
+tiled when the layer is wider than `channels` — so only the values a layer
+needs are computed. 1-D parameters (biases, batch-norm gamma/beta) have their
+own heads.
 
 Predicted values are normalized as in GHN-2: kernels to fan-in scale
 `w·sqrt(β/fan_in)` (β = 1 for hidden layers, 0.1 for the classifier), after
@@ -111,7 +123,7 @@ def _crop_index(size: int, available: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _kernel_fn(channels: int, kernel_size: int, rank: int) -> Any:
+def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int) -> Any:
     """The traced kernel decoder for one maximal-tensor size (any group shape).
 
     One `tf.function` with shape-free signatures serves every group: in the
@@ -119,12 +131,13 @@ def _kernel_fn(channels: int, kernel_size: int, rank: int) -> Any:
     of small eager ops per group (the decoder's backward went from 1.07 s to
     0.16 s for four digits networks).
     """
-    c, k, r = channels, kernel_size, rank
+    c, k, r, b = channels, kernel_size, rank, basis
     index = tf.TensorSpec([None], tf.int32)
 
     @tf.function(
         input_signature=[
             tf.TensorSpec([None, None], tf.float32),
+            tf.TensorSpec([b, c, c], tf.float32),
             index,
             index,
             index,
@@ -132,15 +145,25 @@ def _kernel_fn(channels: int, kernel_size: int, rank: int) -> Any:
             tf.TensorSpec([None], tf.float32),
         ]
     )
-    def kernel(out, in_index, out_index, h_index, w_index, scale):
+    def kernel(out, bank, in_index, out_index, h_index, w_index, scale):
         g = tf.shape(out)[0]
-        factors_in = tf.gather(tf.reshape(out[:, : r * c], [g, r, c]), in_index, axis=2)
-        factors_out = tf.gather(tf.reshape(out[:, r * c : 2 * r * c], [g, r, c]), out_index, axis=2)
-        spatial = tf.reshape(out[:, 2 * r * c : 2 * r * c + r * k * k], [g, r, k, k])
-        spatial = tf.gather(tf.gather(spatial, h_index, axis=2), w_index, axis=3)
+
+        def spatial(start: int, count: int) -> tf.Tensor:
+            values = tf.reshape(out[:, start : start + count * k * k], [g, count, k, k])
+            return tf.gather(tf.gather(values, h_index, axis=2), w_index, axis=3)
+
+        kernel = 0.0
+        if b:  # learned full-rank channel matrices, mixed per node and position
+            matrices = tf.gather(tf.gather(bank, in_index, axis=1), out_index, axis=2)
+            kernel += tf.einsum("gbhw,bio->ghwio", spatial(0, b), matrices)
+        if r:  # the node's own rank-r channel factors
+            start = b * k * k
+            factors = tf.reshape(out[:, start : start + 2 * r * c], [g, r, 2, c])
+            factors_in = tf.gather(factors[:, :, 0], in_index, axis=2)
+            factors_out = tf.gather(factors[:, :, 1], out_index, axis=2)
+            mixed = tf.einsum("grhw,gri->grhwi", spatial(start + 2 * r * c, r), factors_in)
+            kernel += tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
         gain = 2.0 * tf.sigmoid(out[:, -1])  # 1 at init; lets the GHN shrink a layer
-        mixed = tf.einsum("grhw,gri->grhwi", spatial, factors_in)
-        kernel = tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
         rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
         return kernel / rms * tf.reshape(scale * gain, [-1, 1, 1, 1, 1])
 
@@ -159,7 +182,10 @@ class ParamDecoder(keras.layers.Layer):
         hidden: width of the incoming states.
         channels: channel extent of the fixed maximal tensor (GHN-2: 64).
         kernel_size: spatial extent of the fixed maximal tensor.
-        rank: rank of the CP decomposition of each kernel.
+        rank: rank of each kernel's node-specific CP term (0: none).
+        basis: number of learned full-rank channel matrices per kernel kind,
+            which each node mixes with its own spatial coefficients (GHN-2's
+            decoder, whose last layer is such a bank; 0: none).
         beta: numerator of the fan-in scaling of hidden kernels: 1 (the
             variance of Keras' Glorot default for square layers) keeps
             batch-norm-free networks whose branches add up from exploding;
@@ -173,16 +199,24 @@ class ParamDecoder(keras.layers.Layer):
         channels: int = 64,
         kernel_size: int = 7,
         rank: int = 16,
+        basis: int = 32,
         beta: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if rank < 0 or basis < 0 or rank + basis == 0:
+            raise ValueError(
+                "`rank` and `basis` must be >= 0, and not both 0. "
+                f"Received: rank={rank}, basis={basis}"
+            )
         self.hidden = hidden
         self.channels = channels
         self.kernel_size = kernel_size
         self.rank = rank
+        self.basis = basis
         self.beta = beta
-        width = rank * (2 * channels + kernel_size * kernel_size) + 1  # + a gain
+        spatial = kernel_size * kernel_size
+        width = rank * (2 * channels + spatial) + basis * spatial + 1  # + a gain
         dense = keras.layers.Dense
         self.heads = {
             kind: keras.Sequential(
@@ -207,12 +241,24 @@ class ParamDecoder(keras.layers.Layer):
             }
         )
 
+    def build(self, input_shape: Any) -> None:
+        self.banks = {
+            kind: self.add_weight(
+                name=f"bank_{kind}",
+                shape=(self.basis, self.channels, self.channels),
+                initializer=keras.initializers.RandomNormal(stddev=1.0),
+            )
+            for kind in KERNEL_KINDS
+        }
+        super().build(input_shape)
+
     def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
         kh, kw, d_in, d_out = group.shape
         c, k = self.channels, self.kernel_size
         beta = CLASSIFIER_BETA if group.kind == "classifier" else self.beta
-        return _kernel_fn(c, k, self.rank)(
+        return _kernel_fn(c, k, self.rank, self.basis)(
             out,
+            self.banks[group.kind],
             _tile_index(d_in, c),
             _tile_index(d_out, c),
             _crop_index(kh, k),
@@ -250,5 +296,6 @@ class ParamDecoder(keras.layers.Layer):
             "channels": self.channels,
             "kernel_size": self.kernel_size,
             "rank": self.rank,
+            "basis": self.basis,
             "beta": self.beta,
         }

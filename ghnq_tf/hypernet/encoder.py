@@ -13,10 +13,11 @@ from ghnq_tf.graph.schema import FLOAT_BITS, NODE_SET
 _CHANNEL_BUCKETS = 64
 _KERNEL_BUCKETS = 16
 _BITS_VOCAB = (2, 3, 4, 5, 6, 7, 8, FLOAT_BITS)
+_POSITION_BUCKETS = 16  # relative depth depth / (depth + height), in sixteenths
 
 
 def channel_bucket(values: tf.Tensor) -> tf.Tensor:
-    """Log-scale bucket of channel counts: 0 → 0, 1 → 4, 64 → 24, 2048 → 44."""
+    """Log-scale bucket of counts (channels, depths): 0 → 0, 1 → 4, 64 → 24, 2048 → 44."""
     v = tf.cast(values, tf.float32)
     bucket = tf.round(4.0 * tf.math.log(1.0 + v) / tf.math.log(2.0))
     return tf.minimum(tf.cast(bucket, tf.int32), _CHANNEL_BUCKETS - 1)
@@ -31,7 +32,9 @@ def bits_index(bits: tf.Tensor) -> tf.Tensor:
 @keras.utils.register_keras_serializable(package="ghnq_tf")
 class NodeEncoder(keras.layers.Layer):
     """Embeds each node's op, parameter shape, stride, dilation, grouping,
-    activation, output flag and its graph's target bitwidth, summed.
+    activation, output flag, position (depth from the input, height to the
+    output, both log-bucketed, and their ratio) and its graph's target
+    bitwidth, summed.
 
     Example:
         >>> h = NodeEncoder(hidden=64)(graph_tensor)  # [num_nodes, 64]
@@ -58,6 +61,9 @@ class NodeEncoder(keras.layers.Layer):
         self.activation = emb(len(ACTIVATIONS), hidden, name="activation")
         self.is_output = emb(2, hidden, name="is_output")
         self.bits = emb(len(_BITS_VOCAB), hidden, name="bits")
+        self.depth = emb(_CHANNEL_BUCKETS, hidden, name="depth")
+        self.height = emb(_CHANNEL_BUCKETS, hidden, name="height")
+        self.position = emb(_POSITION_BUCKETS + 1, hidden, name="position")
 
     def call(self, graph: Any) -> tf.Tensor:
         import tensorflow_gnn as tfgnn
@@ -75,6 +81,8 @@ class NodeEncoder(keras.layers.Layer):
             axis=-1,
         )
         bits = tfgnn.broadcast_context_to_nodes(graph, NODE_SET, feature_name="bits")
+        depth, height = ops["depth"], ops["height"]
+        position = tf.math.floordiv(_POSITION_BUCKETS * depth, tf.maximum(depth + height, 1))
         return (
             self.op(ops["op"])
             + shape_state
@@ -84,6 +92,9 @@ class NodeEncoder(keras.layers.Layer):
             + self.activation(ops["activation"])
             + self.is_output(ops["is_output"])
             + self.bits(bits_index(bits))
+            + self.depth(channel_bucket(depth))
+            + self.height(channel_bucket(height))
+            + self.position(position)
         )
 
     def get_config(self) -> dict[str, Any]:

@@ -52,7 +52,8 @@ class GHN(keras.Model):
         max_distance: virtual-edge cut-off the GHN is used with.
         channels: channel extent of the decoder's maximal tensor.
         kernel_size: spatial extent of the decoder's maximal tensor.
-        rank: rank of each decoded kernel.
+        rank: rank of each kernel's node-specific CP term.
+        basis: learned channel matrices per kernel kind that nodes mix.
         beta: fan-in scaling numerator for hidden kernels.
     """
 
@@ -66,6 +67,7 @@ class GHN(keras.Model):
         channels: int = 64,
         kernel_size: int = 7,
         rank: int = 16,
+        basis: int = 32,
         beta: float = 1.0,
         name: str = "ghn",
         **kwargs: Any,
@@ -78,6 +80,7 @@ class GHN(keras.Model):
         self.channels = channels
         self.kernel_size = kernel_size
         self.rank = rank
+        self.basis = basis
         self.beta = beta
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
@@ -92,6 +95,7 @@ class GHN(keras.Model):
             channels=channels,
             kernel_size=kernel_size,
             rank=rank,
+            basis=basis,
             beta=beta,
             name="decoder",
         )
@@ -170,6 +174,7 @@ class GHN(keras.Model):
             "channels": self.channels,
             "kernel_size": self.kernel_size,
             "rank": self.rank,
+            "basis": self.basis,
             "beta": self.beta,
             "name": self.name,
         }

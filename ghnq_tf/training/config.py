@@ -54,6 +54,7 @@ class GHNConfig:
     channels: int = 64
     kernel_size: int = 7
     rank: int = 16
+    basis: int = 32
     beta: float = 1.0
 
 

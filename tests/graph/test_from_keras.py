@@ -28,6 +28,10 @@ def test_sequential_chain_with_folded_layers():
     g = graph_from_keras(model)
     assert _ops(g) == ["input", "conv", "bias", "bn", "max_pool", "linear", "bias"]
     assert g.edges == ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6))
+    depth, height = g.depths()
+    assert depth.tolist() == [0, 1, 2, 3, 4, 5, 6] and height.tolist() == [6, 5, 4, 3, 2, 1, 0]
+    assert g.node_features()["depth"].tolist() == depth.tolist()
+
     conv, bias, bn, pool = g.nodes[1:5]
     assert conv.shape == (4, 3, 3, 3) and conv.stride == 2
     assert bias.activation == "relu"  # the layer's own activation sits after its bias
@@ -43,6 +47,19 @@ def test_sequential_chain_with_folded_layers():
         ("fc", "kernel"),
         ("fc", "bias"),
     ]
+
+
+def test_depth_and_height_follow_the_longest_path():
+    x = keras.Input((8, 8, 3))
+    h = L.Conv2D(4, 1, use_bias=False, name="stem")(x)
+    branch = L.Conv2D(4, 3, padding="same", use_bias=False, name="b1")(h)
+    branch = L.Conv2D(4, 3, padding="same", use_bias=False, name="b2")(branch)
+    g = graph_from_keras(keras.Model(x, L.Add(name="add")([h, branch])))
+    depth, height = g.depths()
+    position = {n.layer[-1]: i for i, n in enumerate(g.nodes) if n.layer}
+    # The skip path stem→add is shorter than stem→b1→b2→add: the longest counts.
+    assert depth[position["add"]] == 4 and height[position["stem"]] == 3
+    assert height[position["b1"]] == 2 and depth[position["b2"]] == 3
 
 
 def test_functional_branches_merge_and_shared_layer():

@@ -45,11 +45,12 @@ def test_bitwidth_is_an_input(ghn):
 
 
 def test_message_passing_off_decodes_each_node_alone(ghn):
-    shallow, deep = graph_from_keras(_net(depth=1)), graph_from_keras(_net(depth=3))
-    # The stem conv is identical in both nets; only the graph around it differs.
+    ten, three = graph_from_keras(_net(classes=10)), graph_from_keras(_net(classes=3))
+    # The stem conv is identical in both nets, at the same depth and height;
+    # only the classifier, elsewhere in the graph, differs.
     for mp, same in ((False, True), (True, False)):
-        a = ghn.predict_params(shallow, bits=4, message_passing=mp)[0][0]
-        b = ghn.predict_params(deep, bits=4, message_passing=mp)[0][0]
+        a = ghn.predict_params(ten, bits=4, message_passing=mp)[0][0]
+        b = ghn.predict_params(three, bits=4, message_passing=mp)[0][0]
         assert np.allclose(a, b) == same
 
 
@@ -63,13 +64,29 @@ def test_normalization_and_tiling(ghn):
     )
     stem = values[(model.layers[1].name, "kernel")].numpy()  # (3, 3, 3, 128): 128 > 64 channels
     np.testing.assert_allclose(stem[..., :64], stem[..., 64:])  # tiled along output channels
-    # He fan-in scale sqrt(2 / 27) times the predicted gain 2·sigmoid(p), ~1 at init.
-    gain = np.sqrt(np.mean(stem**2)) / np.sqrt(2.0 / 27.0)
+    # Fan-in scale sqrt(β / 27), β = 1, times the predicted gain 2·sigmoid(p), ~1 at init.
+    gain = np.sqrt(np.mean(stem**2)) / np.sqrt(1.0 / 27.0)
     assert 0.5 < gain < 1.5
     gamma = values[(model.layers[2].name, "gamma")].numpy()
     assert gamma.min() > 0 and gamma.max() < 2
     biases = [v.numpy() for (_, attr), v in values.items() if attr in ("bias", "beta")]
     assert all(np.abs(b).max() < 1 for b in biases)
+
+
+def test_basis_term_lifts_the_cp_rank_bottleneck():
+    x = keras.Input((4, 4, 16))
+    h = L.Conv2D(16, 1, use_bias=False)(L.Conv2D(16, 1, use_bias=False)(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(L.GlobalAveragePooling2D()(h))))
+
+    def channel_rank(**kwargs):
+        keras.utils.set_random_seed(3)
+        kernel = GHN(hidden=16, num_layers=1, channels=16, **kwargs).predict_params(graph)[0][1]
+        return np.linalg.matrix_rank(kernel.numpy().reshape(16, 16), tol=1e-4)
+
+    assert channel_rank(rank=2, basis=0) <= 2  # every layer squeezed through 2 directions
+    assert channel_rank(rank=2, basis=4) > 8
+    with pytest.raises(ValueError, match="not both 0"):
+        GHN(rank=0, basis=0).build_all()
 
 
 def test_eager_only_is_a_clear_error(ghn):
@@ -84,7 +101,7 @@ def test_eager_only_is_a_clear_error(ghn):
 
 
 def test_config_round_trip():
-    ghn = GHN(hidden=16, num_layers=1, conv="gatv2", rank=4, channels=32, kernel_size=5)
+    ghn = GHN(hidden=16, num_layers=1, conv="gatv2", rank=4, basis=3, channels=32, kernel_size=5)
     again = GHN.from_config(ghn.get_config())
     assert again.get_config() == ghn.get_config()
     with pytest.raises(ValueError, match="`conv` must be one of"):

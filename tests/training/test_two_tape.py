@@ -44,22 +44,25 @@ def test_gradient_matches_finite_differences():
         w.name for w, ok in zip(ghn.trainable_variables, nonzero, strict=True) if not ok
     ]
 
-    # Central finite difference along the gradient of one weight tensor: the
-    # directional derivative along u = g / |g| must equal |g|.
-    index = next(i for i, w in enumerate(ghn.trainable_variables) if "head_conv_out" in w.name)
-    weight, grad = ghn.trainable_variables[index], grads[index].numpy().astype(np.float64)
-    direction = grad / np.linalg.norm(grad)
-    original = weight.numpy()
+    # Central finite differences along the gradient of two weight tensors (a
+    # kernel head and the conv channel basis): the directional derivative
+    # along u = g / |g| must equal |g|. (The loss curves: eps = 3e-3 read 6 %
+    # low on the head, 5e-4 reads within 1 %.)
+    for name in ("head_conv_out", "bank_conv"):
+        index = next(i for i, w in enumerate(ghn.trainable_variables) if name in w.name)
+        weight, grad = ghn.trainable_variables[index], grads[index].numpy().astype(np.float64)
+        direction = grad / np.linalg.norm(grad)
+        original = weight.numpy()
 
-    def loss_at(step):
-        weight.assign((original + step * direction).astype(np.float32))
-        inject(variables, ghn(gt))
-        return float(loss_fn())
+        def loss_at(step, weight=weight, direction=direction, original=original):
+            weight.assign((original + step * direction).astype(np.float32))
+            inject(variables, ghn(gt))
+            return float(loss_fn())
 
-    eps = 3e-3
-    numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
-    weight.assign(original)
-    assert numeric == pytest.approx(np.linalg.norm(grad), rel=0.03)
+        eps = 5e-4
+        numeric = (loss_at(eps) - loss_at(-eps)) / (2 * eps)
+        weight.assign(original)
+        assert numeric == pytest.approx(np.linalg.norm(grad), rel=0.03), name
 
 
 def test_inject_rejects_mismatched_shapes():
