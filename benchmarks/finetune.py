@@ -1,0 +1,135 @@
+"""Benchmark: predicted parameters as a starting point for QAT fine-tuning.
+
+For the first `--archs` architectures of the `test` split at W`b`A`b`, fine-tune
+with plain `model.fit` (Adam `--lr`, batch 64, augmented training images, the
+same data order for both starts) from
+
+* the GHN's predicted parameters, calibrated on 8 training batches, and
+* Keras' random initialization, calibrated the same way,
+
+and report test top-1 after 0 steps and after each of `--steps`. The target
+(issue 6): from prediction, 100 steps reach at least what random
+initialization reaches in 500.
+
+Run: `.venv/bin/python benchmarks/finetune.py --ghn cifar10 --data cifar10`
+(`--ghn digits --data digits --image-size 16 --archs 2 --steps 100 300 500`
+runs in minutes with no download; it is the default while no `cifar10` GHN
+is bundled).
+Results: `benchmarks/results/finetune_<data>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+from _common import save
+
+
+def _train(name: str, image_size: int | None, seed: int):
+    """Augmented training batches, the same order for every call."""
+    import ghnq_tf as gq
+
+    augment = not name.startswith("digits")
+    load = {"image_size": image_size, "seed": seed}
+    return gq.data.load(name, "train", batch_size=64, augment=augment, **load).repeat()
+
+
+def _curve(qmodel, train, test, steps: list[int], lr: float) -> dict[int, float]:
+    from ghnq_tf._keras import keras
+
+    qmodel.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    curve = {0: float(qmodel.evaluate(test, verbose=0)[1])}
+    done, iterator = 0, iter(train)
+    for target in steps:
+        qmodel.fit(iterator, steps_per_epoch=target - done, epochs=1, verbose=0)
+        done = target
+        curve[target] = float(qmodel.evaluate(test, verbose=0)[1])
+        print(f"    step {target:5d}: {curve[target]:.1%}", flush=True)
+    return curve
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--ghn", help="bundled name or .keras path (default: cifar10, else the digits setup)"
+    )
+    parser.add_argument("--data", default="cifar10")
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--archs", type=int, default=5)
+    parser.add_argument("--bits", type=int, default=4)
+    parser.add_argument("--steps", type=int, nargs="+", default=[100, 300, 500, 1000])
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--limit", type=int, default=None, help="first N test images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default=None, help="results name (default finetune_<data>)")
+    args = parser.parse_args()
+
+    import ghnq_tf as gq
+    from ghnq_tf._keras import keras
+    from ghnq_tf.evaluation.inputs import resolve_data
+    from ghnq_tf.hypernet.checkpoint import pretrained_manifests
+
+    if args.ghn is None:  # `make bench`: the CIFAR-10 GHN once bundled, else the embedded one
+        args.ghn = "cifar10" if "cifar10" in pretrained_manifests() else "digits"
+        if args.ghn == "digits":
+            args.data, args.image_size, args.archs, args.steps = "digits", 16, 2, [100, 300, 500]
+            print("no bundled cifar10 GHN: running the embedded digits setup", flush=True)
+    steps = sorted(set(args.steps))
+    load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
+    ghn = load(args.ghn)
+    name, size = resolve_data(args.data), args.image_size
+    calibration = gq.data.load(name, "train", batch_size=64, image_size=size, seed=args.seed)
+    test = gq.data.load(name, "test", batch_size=500, image_size=size, limit=args.limit)
+    info = gq.data.info(name)
+    shape = info["image_shape"] if size is None else (size, size, 3)
+    results = []
+    for index, spec in enumerate(gq.search_space.split("test", args.archs)):
+        row = {"arch": f"test[{index}]"}
+        for start in ("predicted", "random"):
+            keras.utils.set_random_seed(args.seed)  # same random init and data order
+            train = _train(name, size, args.seed)
+            model = gq.search_space.build(spec, input_shape=shape, num_classes=info["num_classes"])
+            clock = time.perf_counter()
+            if start == "predicted":
+                qmodel = gq.predict(model, bits=args.bits, ghn=ghn, calibration_data=calibration)
+            else:
+                qmodel = gq.calibrate(gq.quantize(model, bits=args.bits), calibration, steps=8)
+            print(f"{row['arch']} from {start}:", flush=True)
+            row[start] = _curve(qmodel, train, test, steps, args.lr)
+            row[f"{start}_seconds"] = round(time.perf_counter() - clock, 1)
+        results.append(row)
+
+    def mean(start: str, step: int) -> float:
+        return statistics.fmean(r[start][step] for r in results)
+
+    summary = {
+        start: {step: round(mean(start, step), 4) for step in [0, *steps]}
+        for start in ("predicted", "random")
+    }
+    print("\nmean test top-1 by fine-tuning step:")
+    print(" start     | " + " | ".join(f"{s:>6d}" for s in [0, *steps]))
+    for start, curve in summary.items():
+        print(f" {start:9s} | " + " | ".join(f"{v:6.1%}" for v in curve.values()))
+    figures = {
+        "command": " ".join([".venv/bin/python benchmarks/finetune.py", *sys.argv[1:]]),
+        "data": name,
+        "bits": args.bits,
+        "optimizer": f"Adam {args.lr}, batch 64, augmented training images",
+        "summary": summary,
+        "per_arch": results,
+    }
+    if 100 in steps and 500 in steps:
+        figures["target_met"] = summary["predicted"][100] >= summary["random"][500]
+        print(f"predicted@100 >= random@500: {figures['target_met']}")
+    save(args.output or f"finetune_{args.data.split(':')[0]}", figures)
+
+
+if __name__ == "__main__":
+    main()
