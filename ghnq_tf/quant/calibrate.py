@@ -177,6 +177,18 @@ def _calibrate_batch_norm(qmodel: keras.Model, bns: list[Any], batches: Any) -> 
 
 
 def _calibrate_ranges(qmodel: keras.Model, bns: list[Any], sites: list[Any], batches: Any) -> None:
+    average_ranges(bns, sites, lambda after_batch: _run(qmodel, batches, after_batch))
+
+
+def average_ranges(
+    bns: list[Any], sites: list[Any], run: Callable[[Callable[[int], None]], None]
+) -> None:
+    """Sets the activation ranges of `sites` to their mean over the batches `run` passes.
+
+    `run(after_batch)` runs the forward passes (batch norms frozen here) and
+    calls `after_batch(n)` after each; every batch's min/max is accumulated in
+    float64 and the means are assigned at the end.
+    """
     qvars = [v for site in sites for v in site.variables]
     sums = [[0.0, 0.0] for _ in qvars]
     total = [0]
@@ -188,7 +200,7 @@ def _calibrate_ranges(qmodel: keras.Model, bns: list[Any], sites: list[Any], bat
             acc[1] += v["max_var"].numpy().astype(np.float64)
 
     with _attributes([(bn, "trainable", False) for bn in bns]):
-        _run(qmodel, batches, accumulate)
+        run(accumulate)
     for (sum_min, sum_max), v in zip(sums, qvars, strict=True):
         v["min_var"].assign(np.asarray(sum_min / total[0], np.float32))
         v["max_var"].assign(np.asarray(sum_max / total[0], np.float32))

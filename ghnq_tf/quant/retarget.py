@@ -38,6 +38,7 @@ from ghnq_tf.quant.calibrate import (
     _attributes,
     _inner_layers,
     _last_value,
+    average_ranges,
     batch_norm_momentum_zero,
     pool_batch_norm,
 )
@@ -225,18 +226,8 @@ class Calibrator:
             )
 
     def _range_pass(self, batches: Any) -> None:
-        qvars = [v for site in self._act_sites for v in site.variables]
-        sums = [[0.0, 0.0] for _ in qvars]
-        total = [0]
-
-        def accumulate(n: int) -> None:
-            total[0] += 1
-            for acc, v in zip(sums, qvars, strict=True):
-                acc[0] += v["min_var"].numpy().astype(np.float64)
-                acc[1] += v["max_var"].numpy().astype(np.float64)
-
-        with _attributes([(bn, "trainable", False) for bn in self._bns]):
-            self._run("ranges", batches, accumulate)
-        for (sum_min, sum_max), v in zip(sums, qvars, strict=True):
-            v["min_var"].assign(np.asarray(sum_min / total[0], np.float32))
-            v["max_var"].assign(np.asarray(sum_max / total[0], np.float32))
+        average_ranges(
+            self._bns,
+            self._act_sites,
+            lambda after_batch: self._run("ranges", batches, after_batch),
+        )
