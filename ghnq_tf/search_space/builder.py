@@ -76,6 +76,8 @@ def _cell(
             states.append(outputs[0])
         else:
             states.append(keras.layers.Add(name=f"{node_name}.sum")(outputs))
+    if len(states) == 3:  # one node: nothing to concatenate (a 1-input Concatenate
+        return states[2]  # does not quantize)
     return keras.layers.Concatenate(axis=-1, name=f"{name}.concat")(states[2:])
 
 

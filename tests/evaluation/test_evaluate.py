@@ -49,11 +49,9 @@ def ghn():
     return _tiny_ghn(0)
 
 
-@pytest.fixture(scope="module")
-def run(ghn, tmp_path_factory):
-    out = tmp_path_factory.mktemp("evaluation")
-    result = evaluate(
-        ghn,
+def _run_kwargs(out):
+    """The evaluation the `run` fixture makes (and the resume test repeats)."""
+    return dict(
         split=SPECS,
         bits=(8, 2),
         data="digits",
@@ -66,6 +64,12 @@ def run(ghn, tmp_path_factory):
         output_dir=out,
         progress=False,
     )
+
+
+@pytest.fixture(scope="module")
+def run(ghn, tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluation")
+    result = evaluate(ghn, **_run_kwargs(out))
     return result, out
 
 
@@ -154,20 +158,7 @@ def test_files_are_written(run):
 
 def test_resume_reuses_finished_architectures(run, ghn):
     result, out = run
-    again = evaluate(
-        ghn,
-        split=SPECS,
-        bits=(8, 2),
-        data="digits",
-        image_size=SIDE,
-        limit=LIMIT,
-        calibration_steps=CAL_STEPS,
-        calibration_batch_size=CAL_BATCH,
-        baselines=["random", "no_message_passing"],
-        float_ghn=_tiny_ghn(1),
-        output_dir=out,
-        progress=False,
-    )
+    again = evaluate(ghn, **_run_kwargs(out))
     assert again["methods"] == result["methods"]
     assert again["seconds"] < 10  # nothing was run again
     with pytest.raises(ValueError, match="holds an evaluation with other settings"):

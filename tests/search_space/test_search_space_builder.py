@@ -171,3 +171,22 @@ def test_build_argument_errors(kwargs, match):
 def test_build_rejects_invalid_specs():
     with pytest.raises(ValueError, match="`width`"):
         ss.build({**ALL_OPS, "width": 0})
+
+
+def test_one_node_cells_build_without_a_concatenate_and_quantize():
+    # validate_spec accepts num_nodes=1; such a cell's output is its one node
+    # (a 1-input Concatenate is not quantizable by tfmot).
+    import ghnq_tf as gq
+
+    spec = {
+        **ALL_OPS,
+        "num_nodes": 1,
+        "normal": [[["conv_3x3", 0], ["skip_connect", 1]]],
+        "reduce": [[["sep_conv_3x3", 1], ["max_pool_3x3", 0]]],
+    }
+    ss.validate_spec(spec)
+    model = ss.build(spec, input_shape=(16, 16, 3), num_classes=5)
+    assert not any(isinstance(layer, keras.layers.Concatenate) for layer in model.layers)
+    assert model_stats(model)["flops"] == macs(spec, input_shape=(16, 16, 3), num_classes=5)
+    quantized = gq.quantize(model, bits=4)
+    assert quantized(np.zeros((2, 16, 16, 3), "float32")).shape == (2, 5)
