@@ -159,6 +159,16 @@ class GHNTrainer(keras.Model):
         """The validation architecture specs."""
         return [json.loads(a) for a in self._val_json]
 
+    def share_network_caches(self, store: dict) -> None:
+        """Keeps this trainer's built networks in `store`, shared with other trainers.
+
+        Built, quantize-wrapped networks do not depend on the GHN, so trainers
+        whose networks are built alike (same input shape, classes, QAT,
+        activation ranges, cache size, strategy) can reuse them; `GHNTuner`
+        does between trials. Call before the first step.
+        """
+        self._state.caches = store
+
     # ----------------------------------------------------------------- setup
     def _build_network(self, spec: Any) -> keras.Model:
         if self._build_fn is not None:

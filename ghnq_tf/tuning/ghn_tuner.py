@@ -104,6 +104,13 @@ class GHNTuner(keras_tuner.Tuner):
                 "`objective_bits` must be an int in 2..8. "
                 f"Received: objective_bits={objective_bits!r}"
             )
+        if base_config.strategy == "multi_worker" or "strategy" in search:
+            raise ValueError(
+                "`GHNTuner` runs each trial under the base config's strategy "
+                "('default', 'one_device' or 'mirrored'); to spread trials over "
+                "machines use Keras Tuner's distributed tuning instead. Received: "
+                f"strategy={search.get('strategy', base_config.strategy)!r}"
+            )
         self.base_config = base_config
         self.search_space = dict(search)
         check_search(self.search_space, base_config)
@@ -174,30 +181,38 @@ class GHNTuner(keras_tuner.Tuner):
             t.activation_ranges,
             t.cache_size,
             config.search_space.val_size,
+            config.strategy,
         )
         return self._caches.setdefault(key, {})
 
     def _setup(self, config: RunConfig, previous: str | None) -> tuple[Any, Any, Any]:
         """(trainer, training data, validation data) of a trial's config."""
         from ghnq_tf.hypernet.ghn import GHN
-        from ghnq_tf.training.run import make_datasets, make_optimizer, make_trainer
-
-        train_ds, val_ds, shape, num_classes = make_datasets(config)
-        keras.utils.set_random_seed(config.training.seed)
-        ghn = GHN(**vars(config.ghn)).build_all()
-        if previous is not None:  # Hyperband: continue the earlier trial's GHN
-            ghn.set_weights(GHN.load(str(self._ghn_path(previous))).get_weights())
-        trainer = make_trainer(
-            config,
-            ghn,
-            input_shape=shape,
-            num_classes=num_classes,
-            val_bits=self.objective_bits,
-            build=self.build_fn,
+        from ghnq_tf.training.run import (
+            make_datasets,
+            make_optimizer,
+            make_strategy,
+            make_trainer,
         )
-        # Built, quantize-wrapped networks do not depend on the GHN: share them.
-        trainer._state.caches = self._shared_caches(config, shape, num_classes)
-        trainer.compile(optimizer=make_optimizer(config))
+
+        keras.utils.set_random_seed(config.training.seed)  # same values, same trial
+        train_ds, val_ds, shape, num_classes = make_datasets(config)
+        strategy = make_strategy(config.strategy)
+        with strategy.scope():  # as `ghnq-tf train` does
+            ghn = GHN(**vars(config.ghn)).build_all()
+            if previous is not None:  # Hyperband: continue the earlier trial's GHN
+                ghn.set_weights(GHN.load(str(self._ghn_path(previous))).get_weights())
+            trainer = make_trainer(
+                config,
+                ghn,
+                input_shape=shape,
+                num_classes=num_classes,
+                val_bits=self.objective_bits,
+                build=self.build_fn,
+            )
+            # Built, quantize-wrapped networks do not depend on the GHN: share them.
+            trainer.share_network_caches(self._shared_caches(config, shape, num_classes))
+            trainer.compile(optimizer=make_optimizer(config))
         return trainer, train_ds, val_ds
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:

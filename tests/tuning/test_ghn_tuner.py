@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -135,7 +136,7 @@ def test_search_space_defaults_are_the_base_config():
     assert config.ghn.conv == "gatv2" and config.training.bits == [2, 4, 8]
 
 
-def make_tuner(directory, cls=GHNTuner, **kwargs):
+def make_tuner(directory, cls=GHNTuner, base=None, **kwargs):
     options = {
         "search": SEARCH,
         "trial_steps": 1,
@@ -145,7 +146,7 @@ def make_tuner(directory, cls=GHNTuner, **kwargs):
         "build": tiny_net,
         "seed": 1,
     }
-    return cls(tiny_base(), **{**options, **kwargs})
+    return cls(base or tiny_base(), **{**options, **kwargs})
 
 
 class CountingTuner(GHNTuner):
@@ -269,3 +270,36 @@ def test_tune_command_end_to_end_and_rerun_resumes(tmp_path, capsys):
     args = parser.parse_args(argv)  # the same command again: nothing left to run
     assert args.func(args) == 0
     assert "2 trials (0 run now)" in capsys.readouterr().out
+
+
+def test_trials_run_under_the_base_configs_strategy(tmp_path, monkeypatch):
+    # A trial runs inside the config's strategy scope, and a MirroredStrategy
+    # trial (one replica here) trains the very GHN the default strategy does.
+    from ghnq_tf.training import run as training_run
+
+    scopes = []
+    make_strategy = training_run.make_strategy
+
+    def recording(name):
+        strategy = make_strategy(name)
+        scopes.append(type(strategy).__name__)
+        return strategy
+
+    monkeypatch.setattr(training_run, "make_strategy", recording)
+    weights = {}
+    for strategy in ("default", "mirrored"):
+        base = tiny_base()
+        base.strategy = strategy
+        tuner = make_tuner(tmp_path / strategy, base=base, max_trials=1, search=CHEAP)
+        tuner.search()
+        weights[strategy] = tuner.load_model(tuner.oracle.get_best_trials(1)[0]).get_weights()
+    assert scopes == ["_DefaultDistributionStrategy", "MirroredStrategy"]
+    for a, b in zip(weights["default"], weights["mirrored"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_multi_worker_strategy_is_refused(tmp_path):
+    base = tiny_base()
+    base.strategy = "multi_worker"
+    with pytest.raises(ValueError, match="Keras Tuner's distributed tuning.*multi_worker"):
+        GHNTuner(base, search=CHEAP, directory=str(tmp_path))
