@@ -77,6 +77,10 @@ class TrainingConfig:
     network_clip: float | None = 10.0
     activation_ranges: str = "initial"  # initial | batch
     seed: int = 0
+    # A GHN checkpoint (path or bundled name) whose weights start the run, e.g.
+    # a float-trained GHN fine-tuned with QAT as in GHN-QAT; its `ghn`
+    # section must equal this config's. None: random initialization.
+    init_from: str | None = None
 
 
 @dataclasses.dataclass

@@ -118,6 +118,38 @@ def make_trainer(
     )
 
 
+def initial_ghn(config: RunConfig) -> Any:
+    """The GHN a run starts from: fresh, or `training.init_from`'s weights.
+
+    Raises:
+        FileNotFoundError / ValueError: `init_from` names no readable GHN.
+        ValueError: the checkpoint's GHN is built differently from the
+            config's `ghn` section.
+    """
+    import ghnq_tf as gq
+    from ghnq_tf.hypernet.checkpoint import pretrained_manifests
+
+    ghn = gq.GHN(**vars(config.ghn))
+    source = config.training.init_from
+    if source is None:
+        return ghn
+    is_name = source in pretrained_manifests()
+    start = gq.GHN.from_pretrained(source) if is_name else gq.GHN.load(source)
+    wanted = {k: v for k, v in ghn.get_config().items() if k in vars(config.ghn)}
+    found = {k: v for k, v in start.get_config().items() if k in wanted}
+    if found != wanted:
+        differ = sorted(k for k in wanted if found.get(k) != wanted[k])
+        raise ValueError(
+            f"`training.init_from` must be a GHN built like the config's `ghn` section; "
+            f"{source!r} differs in {differ}: it has "
+            f"{ {k: found.get(k) for k in differ} }, the config "
+            f"{ {k: wanted[k] for k in differ} }. Received: init_from={source!r}"
+        )
+    ghn.build_all()
+    ghn.set_weights(start.get_weights())
+    return ghn
+
+
 def make_optimizer(config: RunConfig) -> keras.optimizers.Optimizer:
     t = config.training
     rate: Any = t.learning_rate
@@ -139,7 +171,6 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     `backup/` that makes an interrupted run resume where it stopped (same
     optimizer state, step and architecture draws).
     """
-    import ghnq_tf as gq
     from ghnq_tf._io import atomic_write_text
     from ghnq_tf.training.callbacks import SaveGHN
 
@@ -153,7 +184,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     train_ds, val_ds, shape, num_classes = make_datasets(config)
     with strategy.scope():
         trainer = make_trainer(
-            config, gq.GHN(**vars(config.ghn)), input_shape=shape, num_classes=num_classes
+            config, initial_ghn(config), input_shape=shape, num_classes=num_classes
         )
         trainer.compile(optimizer=make_optimizer(config))
     callbacks: list[keras.callbacks.Callback] = [
