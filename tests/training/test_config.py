@@ -27,14 +27,17 @@ def test_shipped_configs_say_what_they_train():
     bits = {n: load_config(CONFIGS / f"{n}.yaml").training for n in SHIPPED}
     assert bits["cifar10_w2a2"].bits == [2] and bits["cifar10_mixed"].bits == [2, 4, 8]
     assert bits["cifar10_float"].qat is False and bits["cifar10_w4a4"].qat is True
-    # The float baseline differs from W4A4 in `qat` only.
+    # GHN-QAT's recipe: the QAT configs fine-tune the float baseline's GHN,
+    # built alike (same data, networks and GHN); only the training budget differs.
     w4, fl = (
         load_config(CONFIGS / f"{n}.yaml").to_dict() for n in ("cifar10_w4a4", "cifar10_float")
     )
-    w4["training"]["qat"] = False
-    for config in (w4, fl):
-        config.pop("name"), config.pop("output_dir")
-    assert w4 == fl
+    assert w4["training"]["init_from"] == f"{fl['output_dir']}/ghn_best.keras"
+    assert fl["training"]["init_from"] is None
+    for key in ("data", "search_space", "ghn"):
+        assert w4[key] == fl[key]
+    same = ("bits", "meta_batch", "cache_size", "trace_after", "optimizer", "grad_clip", "seed")
+    assert all(w4["training"][k] == fl["training"][k] for k in same)
 
 
 def test_overrides_and_coercion():
