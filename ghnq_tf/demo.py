@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 from ghnq_tf._keras import keras
-from ghnq_tf._quiet import quiet_native_stderr
 
 DEMO_GHN = "digits"
 DEMO_SIDE = 16  # the digits GHN trains on 16×16 digits (configs/digits_w4a4.yaml)
@@ -37,9 +36,8 @@ def _export(name: str, qmodel: keras.Model, calibration: Any, images: Any, label
     """Exports `qmodel` to TFLite and runs it with LiteRT (name, bytes, Keras top-1, LiteRT)."""
     import ghnq_tf as gq
 
-    with quiet_native_stderr():  # the converter and LiteRT print notes to fd 2
-        tflite = gq.export_tflite(qmodel, representative_data=calibration)
-        litert = gq.evaluate_tflite(tflite, (images.numpy(), labels.numpy()))
+    tflite = gq.export_tflite(qmodel, representative_data=calibration)  # quiet by default
+    litert = gq.evaluate_tflite(tflite, (images.numpy(), labels.numpy()))
     return name, len(tflite), _accuracy(qmodel, images, labels), litert
 
 

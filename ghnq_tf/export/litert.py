@@ -15,6 +15,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from ghnq_tf._keras import tf
+from ghnq_tf._quiet import quiet_native_stderr
 from ghnq_tf.quant.batches import check_steps
 from ghnq_tf.quant.containers import REQUANTIZE_SCOPE
 
@@ -31,19 +32,31 @@ def _check_bytes(tflite_bytes: Any) -> bytes:
 
 
 def interpreter(
-    tflite_bytes: bytes, *, num_threads: int | None = None, **kwargs: Any
+    tflite_bytes: bytes, *, num_threads: int | None = None, verbose: bool = False, **kwargs: Any
 ) -> Interpreter:
-    """A LiteRT interpreter with tensors allocated."""
-    it = Interpreter(model_content=_check_bytes(tflite_bytes), num_threads=num_threads, **kwargs)
-    it.allocate_tensors()
+    """A LiteRT interpreter with tensors allocated.
+
+    `verbose=False` hides the notes LiteRT prints while it loads the model
+    ("Created TensorFlow Lite XNNPACK delegate for CPU"); errors still raise.
+    """
+    with quiet_native_stderr(not verbose):
+        try:
+            it = Interpreter(
+                model_content=_check_bytes(tflite_bytes), num_threads=num_threads, **kwargs
+            )
+            it.allocate_tensors()
+        except RuntimeError as err:
+            if not verbose:
+                err.add_note("Pass verbose=True to see LiteRT's own log.")
+            raise
     return it
 
 
 class _Runner:
     """Feeds float batches to a (possibly int8-input) LiteRT model."""
 
-    def __init__(self, tflite_bytes: bytes, num_threads: int | None) -> None:
-        self.it = interpreter(tflite_bytes, num_threads=num_threads)
+    def __init__(self, tflite_bytes: bytes, num_threads: int | None, verbose: bool) -> None:
+        self.it = interpreter(tflite_bytes, num_threads=num_threads, verbose=verbose)
         self.input = self.it.get_input_details()[0]
         self.output = self.it.get_output_details()[0]
         self.batch = int(self.input["shape"][0])
@@ -103,7 +116,12 @@ def _batches(data: Any, batch_size: int, steps: int | None) -> Iterator[tuple[np
 
 
 def predict_tflite(
-    tflite_bytes: bytes, x: Any, *, batch_size: int = 64, num_threads: int | None = None
+    tflite_bytes: bytes,
+    x: Any,
+    *,
+    batch_size: int = 64,
+    num_threads: int | None = None,
+    verbose: bool = False,
 ) -> np.ndarray:
     """Float outputs (dequantized) of a TFLite model on images `x`.
 
@@ -112,6 +130,7 @@ def predict_tflite(
         x: float images (array or dataset of images / (images, labels)).
         batch_size: images per interpreter call.
         num_threads: LiteRT threads (None: its default).
+        verbose: show the notes LiteRT prints while loading the model.
 
     Returns:
         The stacked outputs, float32.
@@ -120,7 +139,7 @@ def predict_tflite(
         >>> predict_tflite(tflite_bytes, x_test[:4]).shape
         (4, 10)
     """
-    runner = _Runner(tflite_bytes, num_threads)
+    runner = _Runner(tflite_bytes, num_threads, verbose)
     outputs = [runner(np.asarray(xb, np.float32)) for xb, _ in _batches(x, batch_size, None)]
     return np.concatenate(outputs)
 
@@ -132,6 +151,7 @@ def evaluate_tflite(
     batch_size: int = 64,
     steps: int | None = None,
     num_threads: int | None = None,
+    verbose: bool = False,
 ) -> dict[str, float | int]:
     """Top-1 accuracy of a TFLite classifier run with LiteRT.
 
@@ -142,6 +162,7 @@ def evaluate_tflite(
         batch_size: images per interpreter call (arrays, unbatched datasets).
         steps: at most this many batches (None: all).
         num_threads: LiteRT threads (None: its default).
+        verbose: show the notes LiteRT prints while loading the model.
 
     Returns:
         {"accuracy": fraction correct, "count": number of images}.
@@ -151,7 +172,7 @@ def evaluate_tflite(
         0.71
     """
     check_steps(steps)
-    runner = _Runner(tflite_bytes, num_threads)
+    runner = _Runner(tflite_bytes, num_threads, verbose)
     correct = count = 0
     for xb, yb in _batches(dataset, batch_size, steps):
         if yb is None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
+from ghnq_tf._quiet import quiet_native_stderr
 from ghnq_tf.quant.batches import check_steps, iter_batches
 from ghnq_tf.quant.containers import int8_containers
 from ghnq_tf.quant.sites import check_quantized_model
@@ -67,6 +68,7 @@ def export_tflite(
     path: str | os.PathLike | None = None,
     representative_samples: int = 100,
     integer_io: bool = True,
+    verbose: bool = False,
 ) -> bytes:
     """Converts a calibrated quantize-aware model to a full-integer int8 TFLite model.
 
@@ -86,6 +88,8 @@ def export_tflite(
         representative_samples: number of single images given to the converter.
         integer_io: int8 model input and output (True, full integer) or float
             input and output with quantize/dequantize ops inside (False).
+        verbose: show the notes the TFLite converter prints ("fully_quantize:
+            0, inference_type: 6, ..."); errors raise either way.
 
     Returns:
         The TFLite flatbuffer.
@@ -133,7 +137,13 @@ def export_tflite(
         if integer_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-        flatbuffer = converter.convert()
+        with quiet_native_stderr(not verbose):
+            try:
+                flatbuffer = converter.convert()
+            except Exception as err:  # the converter raises several types
+                if not verbose:
+                    err.add_note("Pass verbose=True to see the TFLite converter's own log.")
+                raise
     if path is not None:
         write_atomic(path, flatbuffer)
     return flatbuffer

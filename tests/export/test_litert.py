@@ -44,3 +44,16 @@ def test_errors(data, images):
         evaluate_tflite("model.tflite", (images, np.zeros(len(images))))
     with pytest.raises(ValueError, match="labels"):
         evaluate_tflite(data, images)
+
+
+def test_native_notes_show_only_when_verbose(qmodels, data, images, capfd):
+    # The converter and LiteRT print notes straight to file descriptor 2.
+    capfd.readouterr()
+    export_tflite(qmodels(8), representative_data=images[:4], representative_samples=4)
+    predict_tflite(data, images[:2])
+    assert capfd.readouterr().err == ""
+    export_tflite(
+        qmodels(8), representative_data=images[:4], representative_samples=4, verbose=True
+    )
+    predict_tflite(data, images[:2], verbose=True)
+    assert "fully_quantize" in capfd.readouterr().err  # LiteRT's note comes once per process
