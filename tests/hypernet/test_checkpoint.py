@@ -80,3 +80,19 @@ def test_bundled_run_loads_and_is_checked(tmp_path, monkeypatch):
         handle.write(b"tampered")
     with pytest.raises(ValueError, match="does not match its manifest"):
         GHN.from_pretrained("tiny")
+
+
+def test_every_bundled_ghn_loads_and_has_a_full_manifest():
+    # The shipped checkpoints (digits, cifar10, cifar10_float, ...): sha256
+    # checked on load, manifest with the command, config, data and metrics.
+    from ghnq_tf.hypernet.checkpoint import pretrained_manifests
+
+    manifests = pretrained_manifests()
+    assert "digits" in manifests
+    for name, manifest in manifests.items():
+        assert {"command", "config", "data", "metrics", "sha256", "bytes"} <= set(manifest)
+        assert manifest["command"].startswith("ghnq-tf train --config configs/")
+        assert manifest["metrics"]["best"]["val_accuracy"] > 0.1  # above chance (10 classes)
+        assert manifest["bytes"] < 8_000_000, f"{name}: keep bundled GHNs a few MB"
+        ghn = GHN.from_pretrained(name)
+        assert ghn.get_config()["hidden"] == manifest["config"]["ghn"]["hidden"]

@@ -70,12 +70,20 @@ def test_calibration_data_sets_batch_norm_statistics(ghn):
 def test_errors_come_before_any_work(ghn):
     with pytest.raises(ValueError, match="`bits` must be an int in 2..8"):
         predict(_net(), bits=9, ghn=ghn)
-    with pytest.raises(ValueError, match="Unknown pretrained GHN 'cifar10'.*ghn="):
-        predict(_net(), bits=4)
+    with pytest.raises(ValueError, match="Unknown pretrained GHN 'cifar100'.*Available: .*cifar10"):
+        predict(_net(), bits=4, ghn="cifar100")
     with pytest.raises(TypeError, match="must be a gq.GHN"):
         predict(_net(), bits=4, ghn=42)
     with pytest.raises(ValueError, match="at least one model"):
         predict_many([], ghn=ghn)
+
+
+def test_the_default_ghn_is_the_bundled_cifar10():
+    model = _net()
+    by_default = predict(model, bits=4)
+    bundled = predict(model, bits=4, ghn=gq.GHN.from_pretrained("cifar10"))
+    for a, b in zip(by_default.get_weights(), bundled.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
