@@ -189,6 +189,7 @@ class GHNTuner(keras_tuner.Tuner):
         """(trainer, training data, validation data) of a trial's config."""
         from ghnq_tf.hypernet.ghn import GHN
         from ghnq_tf.training.run import (
+            initial_ghn,
             make_datasets,
             make_optimizer,
             make_strategy,
@@ -199,7 +200,7 @@ class GHNTuner(keras_tuner.Tuner):
         train_ds, val_ds, shape, num_classes = make_datasets(config)
         strategy = make_strategy(config.strategy)
         with strategy.scope():  # as `ghnq-tf train` does
-            ghn = GHN(**vars(config.ghn)).build_all()
+            ghn = initial_ghn(config).build_all()  # honours training.init_from
             if previous is not None:  # Hyperband: continue the earlier trial's GHN
                 ghn.set_weights(GHN.load(str(self._ghn_path(previous))).get_weights())
             trainer = make_trainer(
