@@ -15,17 +15,21 @@ Run: `.venv/bin/python benchmarks/finetune.py --ghn cifar10 --data cifar10`
 (`--ghn digits --data digits --image-size 16 --archs 2 --steps 100 300 500`
 runs in minutes with no download; it is the default while no `cifar10` GHN
 is bundled).
-Results: `benchmarks/results/finetune_<data>.json`.
+Results: `benchmarks/results/finetune_<data>.json`, saved after every
+architecture; the same command resumes a stopped run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 
 from _common import save
+
+STARTS = ("predicted", "random")
 
 
 def _train(name: str, image_size: int | None, seed: int):
@@ -89,10 +93,17 @@ def main() -> None:
     test = gq.data.load(name, "test", batch_size=500, image_size=size, limit=args.limit)
     info = gq.data.info(name)
     shape = info["image_shape"] if size is None else (size, size, 3)
-    results = []
+    command = " ".join([".venv/bin/python benchmarks/finetune.py", *sys.argv[1:]])
+    output = args.output or f"finetune_{args.data.split(':')[0]}"
+    setup = {"ghn": args.ghn, "data": name, "bits": args.bits, "steps": steps, "lr": args.lr}
+    setup.update(limit=args.limit, seed=args.seed)
+    results = _done(output, setup)
     for index, spec in enumerate(gq.search_space.split("test", args.archs)):
+        if index < len(results):
+            print(f"test[{index}]: kept from the saved results", flush=True)
+            continue
         row = {"arch": f"test[{index}]"}
-        for start in ("predicted", "random"):
+        for start in STARTS:
             keras.utils.set_random_seed(args.seed)  # same random init and data order
             train = _train(name, size, args.seed)
             model = gq.search_space.build(spec, input_shape=shape, num_classes=info["num_classes"])
@@ -105,30 +116,57 @@ def main() -> None:
             row[start] = _curve(qmodel, train, test, steps, args.lr)
             row[f"{start}_seconds"] = round(time.perf_counter() - clock, 1)
         results.append(row)
+        # Saved after every architecture: a stopped run resumes from here.
+        save(output, _figures(command, setup, results, steps, args.lr))
+    _print_summary(_figures(command, setup, results, steps, args.lr))
 
+
+def _done(output: str, setup: dict) -> list[dict]:
+    """Per-architecture rows already saved under `output` by a run set up alike."""
+    from _common import RESULTS
+
+    path = RESULTS / f"{output}.json"
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    if saved.get("setup") != setup:
+        print(f"{path.name} was made with other settings: starting over", flush=True)
+        return []
+    return [
+        {**r, **{k: {int(s): v for s, v in r[k].items()} for k in STARTS}}
+        for r in saved["per_arch"]
+    ]
+
+
+def _figures(command: str, setup: dict, results: list[dict], steps: list[int], lr: float) -> dict:
     def mean(start: str, step: int) -> float:
         return statistics.fmean(r[start][step] for r in results)
 
     summary = {
-        start: {step: round(mean(start, step), 4) for step in [0, *steps]}
-        for start in ("predicted", "random")
+        start: {step: round(mean(start, step), 4) for step in [0, *steps]} for start in STARTS
     }
-    print("\nmean test top-1 by fine-tuning step:")
-    print(" start     | " + " | ".join(f"{s:>6d}" for s in [0, *steps]))
-    for start, curve in summary.items():
-        print(f" {start:9s} | " + " | ".join(f"{v:6.1%}" for v in curve.values()))
     figures = {
-        "command": " ".join([".venv/bin/python benchmarks/finetune.py", *sys.argv[1:]]),
-        "data": name,
-        "bits": args.bits,
-        "optimizer": f"Adam {args.lr}, batch 64, augmented training images",
+        "command": command,
+        "setup": setup,
+        "archs_done": len(results),
+        "optimizer": f"Adam {lr}, batch 64, augmented training images",
         "summary": summary,
         "per_arch": results,
     }
     if 100 in steps and 500 in steps:
         figures["target_met"] = summary["predicted"][100] >= summary["random"][500]
+    return figures
+
+
+def _print_summary(figures: dict) -> None:
+    summary = figures["summary"]
+    steps = list(summary["predicted"])
+    print(f"\nmean test top-1 by fine-tuning step ({figures['archs_done']} architectures):")
+    print(" start     | " + " | ".join(f"{s:>6d}" for s in steps))
+    for start, curve in summary.items():
+        print(f" {start:9s} | " + " | ".join(f"{v:6.1%}" for v in curve.values()))
+    if "target_met" in figures:
         print(f"predicted@100 >= random@500: {figures['target_met']}")
-    save(args.output or f"finetune_{args.data.split(':')[0]}", figures)
 
 
 if __name__ == "__main__":
