@@ -61,6 +61,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scratch-batch-size", type=int, default=64)
     p.add_argument("--scratch-learning-rate", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=250, help="test images per call")
+    p.add_argument(
+        "--ghn-batch",
+        type=int,
+        default=8,
+        help="architectures per GHN call; results are saved after each such chunk (1: per arch)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", "-o", required=True, help="output directory")
     p.add_argument("--no-resume", action="store_true", help="overwrite an earlier run in --output")
@@ -86,6 +92,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         num_archs=args.num_archs,
         image_size=args.image_size,
         batch_size=args.batch_size,
+        ghn_batch=args.ghn_batch,
         limit=args.limit,
         calibration_steps=args.calibration_steps,
         calibration_batch_size=args.calibration_batch_size,

@@ -211,6 +211,7 @@ def test_qat_scratch_and_the_command(ghn, tmp_path, capsys):
         + ["--calibration-steps", "2", "--calibration-batch-size", "32"]
         + ["--baselines", "random", "qat_scratch", "--scratch-archs", "1"]
         + ["--scratch-steps", "40", "--scratch-batch-size", "32", "--no-progress"]
+        + ["--ghn-batch", "1"]
         + ["--output", str(tmp_path / "out")]
     )
     assert args.func(args) == 0
@@ -218,6 +219,7 @@ def test_qat_scratch_and_the_command(ghn, tmp_path, capsys):
     assert "| QAT from scratch | 1 |" in printed and "40 steps of 32 images" in printed
     result = json.loads((tmp_path / "out" / "evaluation.json").read_text())
     assert result["config"]["qat_scratch"]["steps"] == 40
+    assert result["config"]["ghn_batch"] == 1
     assert result["config"]["ghn"]["source"] == str(path)
     trained = result["methods"]["qat_scratch"]["8"]["mean"]
     assert trained > max(0.3, result["methods"]["random"]["8"]["mean"])  # it learned
