@@ -12,6 +12,8 @@ and report test top-1 after 0 steps and after each of `--steps`. The target
 initialization reaches in 500.
 
 Run: `.venv/bin/python benchmarks/finetune.py --ghn cifar10 --data cifar10`
+(`--max-macs 60e6` keeps to the `test` networks of at most 60 M MACs, about
+a quarter of the split: the largest take about 4x as long per step)
 (`--ghn digits --data digits --image-size 16 --archs 2 --steps 100 300 500`
 runs in minutes with no download; it is the default while no `cifar10` GHN
 is bundled).
@@ -70,6 +72,12 @@ def main() -> None:
     parser.add_argument("--bits", type=int, default=4)
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 300, 500, 1000])
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--max-macs",
+        type=float,
+        default=None,
+        help="only `test` networks within this many MACs (default: the first --archs)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N test images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="results name (default finetune_<data>)")
@@ -96,13 +104,13 @@ def main() -> None:
     command = " ".join([".venv/bin/python benchmarks/finetune.py", *sys.argv[1:]])
     output = args.output or f"finetune_{args.data.split(':')[0]}"
     setup = {"ghn": args.ghn, "data": name, "bits": args.bits, "steps": steps, "lr": args.lr}
-    setup.update(limit=args.limit, seed=args.seed)
+    setup.update(limit=args.limit, seed=args.seed, max_macs=args.max_macs)
     results = _done(output, setup)
-    for index, spec in enumerate(gq.search_space.split("test", args.archs)):
-        if index < len(results):
+    for number, (index, spec) in enumerate(_archs(args.archs, args.max_macs, shape)):
+        if number < len(results):
             print(f"test[{index}]: kept from the saved results", flush=True)
             continue
-        row = {"arch": f"test[{index}]"}
+        row = {"arch": f"test[{index}]", "macs": gq.search_space.macs(spec, input_shape=shape)}
         for start in STARTS:
             keras.utils.set_random_seed(args.seed)  # same random init and data order
             train = _train(name, size, args.seed)
@@ -119,6 +127,19 @@ def main() -> None:
         # Saved after every architecture: a stopped run resumes from here.
         save(output, _figures(command, setup, results, steps, args.lr))
     _print_summary(_figures(command, setup, results, steps, args.lr))
+
+
+def _archs(count: int, max_macs: float | None, shape: tuple) -> list[tuple[int, dict]]:
+    """(split index, spec) of the first `count` `test` networks within `max_macs`."""
+    import ghnq_tf as gq
+
+    specs = gq.search_space.split("test")
+    chosen = [
+        (index, spec)
+        for index, spec in enumerate(specs)
+        if max_macs is None or gq.search_space.macs(spec, input_shape=shape) <= max_macs
+    ]
+    return chosen[:count]
 
 
 def _done(output: str, setup: dict) -> list[dict]:
