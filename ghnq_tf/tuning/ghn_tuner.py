@@ -18,7 +18,7 @@ from typing import Any
 import keras_tuner
 import yaml
 
-from ghnq_tf._keras import keras
+from ghnq_tf._keras import keras, tf
 from ghnq_tf.training.config import RunConfig, config_from_dict
 from ghnq_tf.tuning.config import TuneConfig, apply_values, check_search, search_hyperparameters
 from ghnq_tf.tuning.oracles import make_oracle, objective
@@ -214,6 +214,10 @@ class GHNTuner(keras_tuner.Tuner):
             # Built, quantize-wrapped networks do not depend on the GHN: share them.
             trainer.share_network_caches(self._shared_caches(config, shape, num_classes))
             trainer.compile(optimizer=make_optimizer(config))
+            if previous is not None:  # and its optimizer: moments, step, schedule, draws
+                trainer.optimizer.build(trainer.ghn.trainable_variables)
+                checkpoint = tf.train.Checkpoint(optimizer=trainer.optimizer)
+                checkpoint.read(self._optimizer_path(previous)).assert_existing_objects_matched()
         return trainer, train_ds, val_ds
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
@@ -245,12 +249,18 @@ class GHNTuner(keras_tuner.Tuner):
             verbose=kwargs.get("verbose", 0),
         )
         trainer.ghn.save(str(self._ghn_path(trial.trial_id)))
+        tf.train.Checkpoint(optimizer=trainer.optimizer).write(self._optimizer_path(trial.trial_id))
         metrics = {k: float(v[-1]) for k, v in history.history.items()}
+        metrics["steps"] = float(trainer.optimizer.iterations.numpy())  # incl. a continuation's
         metrics["seconds"] = time.perf_counter() - start
         return metrics
 
     def _ghn_path(self, trial_id: str) -> Path:
         return Path(self.get_trial_dir(trial_id)) / "ghn.keras"
+
+    def _optimizer_path(self, trial_id: str) -> str:
+        """Checkpoint prefix of a trial's optimizer state (Hyperband continues it)."""
+        return str(Path(self.get_trial_dir(trial_id)) / "optimizer" / "state")
 
     def load_model(self, trial: Any) -> Any:
         """The GHN a trial trained (Keras Tuner's `get_best_models` uses this)."""

@@ -216,7 +216,11 @@ def test_hyperband_continues_earlier_trials(tmp_path):
     continued = [t for t in trials if "tuner/trial_id" in t.hyperparameters.values]
     assert continued  # a later bracket trained on from an earlier trial's GHN
     for trial in continued:
-        assert trial.hyperparameters.values["tuner/initial_epoch"] > 0
+        values = trial.hyperparameters.values
+        assert values["tuner/initial_epoch"] > 0
+        # It went on with the earlier trial's optimizer (moments, step, schedule,
+        # architecture draws): its step count includes the earlier epochs.
+        assert trial.metrics.get_last_value("steps") == values["tuner/epochs"]  # 1 step/epoch
     assert tuner.best_config().ghn.hidden == 8
     (ghn,) = tuner.get_best_models(1)  # the best trial's saved GHN
     best = tuner.get_best_hyperparameters(1)[0].values
