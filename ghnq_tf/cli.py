@@ -126,10 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", required=True, help="e.g. configs/digits_w4a4.yaml")
     train.add_argument(
         "--override",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="change a config value, e.g. training.epochs=2 (repeatable)",
+        help="change config values, e.g. training.epochs=2 data.batch_size=32 (repeatable)",
     )
     train.add_argument("--output-dir", help="where to write (default: the config's)")
     train.set_defaults(func=_cmd_train)

@@ -38,7 +38,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="e.g. configs/tune_ghn.yaml")
     parser.add_argument(
         "--override",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
         help="change a tune config value, e.g. tuner.max_trials=2; base.<key>=<value> "

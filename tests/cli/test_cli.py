@@ -35,6 +35,17 @@ def test_graph_command_is_quiet_and_writes_json(tmp_path):
     assert json.loads(out.read_text())["name"] == "vgg16"
 
 
+def test_override_takes_several_values_and_repeats():
+    from ghnq_tf.cli import _parser
+
+    args = _parser().parse_args(
+        ["train", "--config", "c.yaml", "--override", "a=1", "b=2", "--override", "c=3"]
+    )
+    assert args.override == ["a=1", "b=2", "c=3"]
+    args = _parser().parse_args(["tune", "--config", "t.yaml", "--override", "x=1", "y=2"])
+    assert args.override == ["x=1", "y=2"]
+
+
 def test_graph_command_bad_model_is_a_clear_error():
     result = _cli("graph", "NoSuchNet")
     assert result.returncode == 2
