@@ -57,8 +57,7 @@ def main() -> None:
     import ghnq_tf as gq
     from ghnq_tf._keras import keras
     from ghnq_tf.training.config import load_config
-    from ghnq_tf.training.run import initial_ghn, make_datasets, training_pool
-    from ghnq_tf.training.trainer import GHNTrainer
+    from ghnq_tf.training.run import initial_ghn, make_datasets, make_trainer, training_pool
 
     config = load_config(args.config, overrides=args.override)
     t = config.training
@@ -90,19 +89,9 @@ def main() -> None:
 
     if args.skip != "ghn":
         keras.utils.set_random_seed(t.seed)
-        trainer = GHNTrainer(
-            initial_ghn(config),
-            [spec],
-            bits=t.bits,
-            meta_batch=1,
-            qat=t.qat,
-            input_shape=shape,
-            num_classes=classes,
-            trace_after=t.trace_after,
-            param_penalty=t.param_penalty,
-            network_clip=t.network_clip,
-            activation_ranges=t.activation_ranges,
-            seed=t.seed,
+        config.training.meta_batch = 1  # the one network at every step
+        trainer = make_trainer(
+            config, initial_ghn(config), input_shape=shape, num_classes=classes, archs=[spec]
         )
         clip = {"global_clipnorm": t.grad_clip} if t.grad_clip else {}
         trainer.compile(optimizer=keras.optimizers.Adam(ghn_lr, **clip))

@@ -91,16 +91,21 @@ def make_trainer(
     *,
     input_shape: tuple[int, int, int],
     num_classes: int,
+    archs: list[dict[str, Any]] | None = None,
     **overrides: Any,
 ) -> Any:
-    """The `GHNTrainer` a config describes (`overrides`: other trainer arguments)."""
+    """The `GHNTrainer` a config describes.
+
+    `archs` replaces the config's training pool; `overrides` are other
+    trainer arguments.
+    """
     import ghnq_tf as gq
     from ghnq_tf.training.trainer import GHNTrainer
 
     t = config.training
     return GHNTrainer(
         ghn,
-        training_pool(config, input_shape),
+        training_pool(config, input_shape) if archs is None else archs,
         bits=t.bits,
         meta_batch=t.meta_batch,
         qat=t.qat,
