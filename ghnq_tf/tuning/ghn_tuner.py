@@ -214,10 +214,13 @@ class GHNTuner(keras_tuner.Tuner):
             # Built, quantize-wrapped networks do not depend on the GHN: share them.
             trainer.share_network_caches(self._shared_caches(config, shape, num_classes))
             trainer.compile(optimizer=make_optimizer(config))
-            if previous is not None:  # and its optimizer: moments, step, schedule, draws
+            state = None if previous is None else self._optimizer_path(previous)
+            if state is not None and Path(f"{state}.index").exists():
+                # and its optimizer: moments, step count, schedule, architecture draws
+                # (a trial saved before optimizer states were kept goes on without).
                 trainer.optimizer.build(trainer.ghn.trainable_variables)
                 checkpoint = tf.train.Checkpoint(optimizer=trainer.optimizer)
-                checkpoint.read(self._optimizer_path(previous)).assert_existing_objects_matched()
+                checkpoint.read(state).assert_existing_objects_matched()
         return trainer, train_ds, val_ds
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
