@@ -1,8 +1,9 @@
 """Benchmark: predicted parameters as a starting point for QAT fine-tuning.
 
 For the first `--archs` architectures of the `test` split at W`b`A`b`, fine-tune
-with plain `model.fit` (Adam `--lr`, batch 64, augmented training images, the
-same data order for both starts) from
+with plain `model.fit` (Adam `--lr`, or `--optimizer sgd`: SGD with momentum
+0.9; batch 64, augmented training images, the same data order for both
+starts) from
 
 * the GHN's predicted parameters, calibrated on 8 training batches, and
 * Keras' random initialization, calibrated the same way,
@@ -33,6 +34,7 @@ import time
 from _common import save
 
 STARTS = ("predicted", "random")
+_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD (momentum 0.9)"}
 
 
 def _train(name: str, image_size: int | None, seed: int):
@@ -44,11 +46,19 @@ def _train(name: str, image_size: int | None, seed: int):
     return gq.data.load(name, "train", batch_size=64, augment=augment, **load).repeat()
 
 
-def _curve(qmodel, train, test, steps: list[int], lr: float) -> dict[int, float]:
+def _optimizer(name: str, lr: float):
+    from ghnq_tf._keras import keras
+
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    return keras.optimizers.Adam(lr)
+
+
+def _curve(qmodel, train, test, steps: list[int], optimizer) -> dict[int, float]:
     from ghnq_tf._keras import keras
 
     qmodel.compile(
-        optimizer=keras.optimizers.Adam(lr),
+        optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -72,7 +82,13 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=5)
     parser.add_argument("--bits", type=int, default=4)
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 300, 500, 1000])
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--no-init-scale",
+        action="store_true",
+        help="keep the GHN's kernel scale: gq.predict(match_init_scale=False)",
+    )
     parser.add_argument(
         "--max-macs",
         type=float,
@@ -108,6 +124,9 @@ def main() -> None:
     output = args.output or f"finetune_{args.data.split(':')[0]}"
     setup = {"ghn": args.ghn, "data": name, "bits": args.bits, "steps": steps, "lr": args.lr}
     setup.update(limit=args.limit, seed=args.seed, max_macs=args.max_macs)
+    setup["match_init_scale"] = not args.no_init_scale  # (absent: runs made before it existed)
+    if args.optimizer != "adam":  # (runs saved before `--optimizer` existed used Adam)
+        setup["optimizer"] = args.optimizer
     results = _done(output, setup)
     for number, (index, spec) in enumerate(_archs(args.archs, args.max_macs, shape)):
         if number < len(results):
@@ -120,16 +139,23 @@ def main() -> None:
             model = gq.search_space.build(spec, input_shape=shape, num_classes=info["num_classes"])
             clock = time.perf_counter()
             if start == "predicted":
-                qmodel = gq.predict(model, bits=args.bits, ghn=ghn, calibration_data=calibration)
+                qmodel = gq.predict(
+                    model,
+                    bits=args.bits,
+                    ghn=ghn,
+                    calibration_data=calibration,
+                    match_init_scale=not args.no_init_scale,
+                )
             else:
                 qmodel = gq.calibrate(gq.quantize(model, bits=args.bits), calibration, steps=8)
             print(f"{row['arch']} from {start}:", flush=True)
-            row[start] = _curve(qmodel, train, test, steps, args.lr)
+            optimizer = _optimizer(args.optimizer, args.lr)
+            row[start] = _curve(qmodel, train, test, steps, optimizer)
             row[f"{start}_seconds"] = round(time.perf_counter() - clock, 1)
         results.append(row)
         # Saved after every architecture: a stopped run resumes from here.
-        save(output, _figures(command, setup, results, steps, args.lr))
-    _print_summary(_figures(command, setup, results, steps, args.lr))
+        save(output, _figures(command, setup, results, steps))
+    _print_summary(_figures(command, setup, results, steps))
 
 
 def _archs(count: int, max_macs: float | None, shape: tuple) -> list[tuple[int, dict]]:
@@ -162,7 +188,7 @@ def _done(output: str, setup: dict) -> list[dict]:
     ]
 
 
-def _figures(command: str, setup: dict, results: list[dict], steps: list[int], lr: float) -> dict:
+def _figures(command: str, setup: dict, results: list[dict], steps: list[int]) -> dict:
     def mean(start: str, step: int) -> float:
         return statistics.fmean(r[start][step] for r in results)
 
@@ -173,7 +199,8 @@ def _figures(command: str, setup: dict, results: list[dict], steps: list[int], l
         "command": command,
         "setup": setup,
         "archs_done": len(results),
-        "optimizer": f"Adam {lr}, batch 64, augmented training images",
+        "optimizer": f"{_OPTIMIZERS[setup.get('optimizer', 'adam')]} {setup['lr']}, batch 64, "
+        "augmented training images",
         "summary": summary,
         "per_arch": results,
     }

@@ -9,6 +9,7 @@ from typing import Any
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.graph.arch_graph import ArchGraph
 from ghnq_tf.graph.from_keras import graph_from_keras
+from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
 
 DEFAULT_GHN = "cifar10"
@@ -51,6 +52,7 @@ def predict_many(
     ghn: GHN | str | None = None,
     calibration_data: Any = None,
     calibration_steps: int | None = 8,
+    match_init_scale: bool = True,
     timings: dict[str, float] | None = None,
 ) -> list[keras.Model]:
     """Predicts parameters for several models in one GHN call.
@@ -65,6 +67,12 @@ def predict_many(
         calibration_data: unlabeled images; when given, each model's BN
             statistics and activation ranges are calibrated on them.
         calibration_steps: batches of `calibration_data` to use.
+        match_init_scale: rescale every kernel whose output reaches only
+            batch normalization (through bias-free linear layers) to the RMS
+            of the model's own kernel (see `ghnq_tf.hypernet.init_scale`).
+            The calibrated model computes the same function; fine-tuning
+            then moves those kernels at the rate it moves Keras-initialized
+            ones instead of several times faster.
         timings: if a dict is given, seconds spent per stage are added to it
             (`graph`, `ghn`, `quantize`, `inject`, `calibrate`).
 
@@ -97,6 +105,8 @@ def predict_many(
     for model, graph, tensors in zip(models, graphs, predicted, strict=True):
         qmodel = quantize(model, bits=bits)
         start = lap("quantize", start)
+        if match_init_scale:
+            tensors = init_scale.match_init_scale(model, graph, tensors)
         inject(target_list(qmodel, model, graph), tensors)
         start = lap("inject", start)
         if calibration_data is not None:
@@ -113,6 +123,7 @@ def predict(
     ghn: GHN | str | None = None,
     calibration_data: Any = None,
     calibration_steps: int | None = 8,
+    match_init_scale: bool = True,
 ) -> keras.Model:
     """Predicts all parameters of `model` for `bits`-bit quantization.
 
@@ -131,6 +142,10 @@ def predict(
             activation ranges on (recommended: predicted parameters come
             without BN running statistics).
         calibration_steps: batches of `calibration_data` to use.
+        match_init_scale: rescale the kernels whose scale batch normalization
+            divides out to the model's own (Keras-initialized) scale: the
+            calibrated function is unchanged and `model.fit` fine-tunes them
+            at the usual rate (see `predict_many`).
 
     Returns:
         A new tfmot quantize-aware model (as `gq.quantize` makes) holding the
@@ -142,4 +157,5 @@ def predict(
         ghn=ghn,
         calibration_data=calibration_data,
         calibration_steps=calibration_steps,
+        match_init_scale=match_init_scale,
     )[0]
