@@ -17,7 +17,9 @@ kernels of a CIFAR-10 `test` network). `gq.predict` therefore rescales them
 to the scale of the model's own kernels (for a freshly built model, its
 Keras initialization) before it calibrates: the predicted function is kept,
 and fine-tuning moves these kernels at the rate it moves freshly
-initialized ones.
+initialized ones. Measured at W4A4 on CIFAR-10 (`docs/benchmarks.md`): with
+SGD 0.01 the prediction held 23–25 % over 300 steps instead of falling to
+12 %; with Adam 1e-3 the rescale made no measurable difference.
 
 Example:
     >>> tensors = match_init_scale(model, graph, ghn.predict_params(graph)[0])
@@ -58,7 +60,7 @@ def _bias_free_linear(layer: Any) -> bool:
 
 
 def _consumers(layer: Any) -> list[Any]:
-    return [node.outbound_layer for node in layer._outbound_nodes]  # noqa: SLF001
+    return [node.outbound_layer for node in layer.outbound_nodes]
 
 
 def _reaches_only_normalization(layer: Any) -> bool:
