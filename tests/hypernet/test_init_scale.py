@@ -43,6 +43,7 @@ def test_sequential_and_nested_models_are_searched():
 
 @pytest.fixture(scope="module")
 def ghn():
+    keras.utils.set_random_seed(0)
     return gq.GHN(hidden=16, num_layers=1, rank=4).build_all()
 
 
@@ -83,5 +84,12 @@ def test_predict_keeps_the_calibrated_function(ghn):
     assert _rms(moved[0]) == pytest.approx(_rms(model.get_layer("stem").kernel.numpy()), rel=1e-5)
     assert abs(_rms(moved[0]) / _rms(moved[1]) - 1) > 0.05  # a real rescale happened
     logits = [q(images, training=False).numpy() for q in (rescaled, raw)]
+    # Equal up to rounding: float differences can flip an 8-bit activation
+    # level here and there (seen: at most 0.07 of the logits' spread, 4 of
+    # 640 logits beyond 0.05), so bound the worst and the typical difference.
     spread = np.std(logits[1])
-    np.testing.assert_allclose(logits[0], logits[1], atol=0.05 * spread)
+    difference = np.abs(logits[0] - logits[1])
+    assert difference.max() < 0.15 * spread
+    assert difference.mean() < 0.02 * spread
+    uncalibrated = predict(model, bits=8, ghn=ghn)  # the same check fails without calibration
+    assert np.abs(uncalibrated(images, training=False).numpy() - logits[1]).mean() > 0.02 * spread
