@@ -14,6 +14,10 @@ from ghnq_tf.graph.ops import ACTIVATION_IDS, OP_IDS, PARAM_KIND_IDS
 _FORMAT_VERSION = 1
 
 
+# `ParamRef.attr` values of weight matrices (the rest are 1-D: bias, gamma, beta).
+KERNEL_ATTRS = ("kernel", "depthwise_kernel", "pointwise_kernel")
+
+
 @dataclasses.dataclass(frozen=True)
 class ParamRef:
     """One parameter tensor of the model, predicted by the GHN.

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ghnq_tf._keras import keras, tf
-from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf.graph.arch_graph import KERNEL_ATTRS, ArchGraph
 
 _L = keras.layers
 _LINEAR = (_L.Conv1D, _L.Conv2D, _L.Conv3D, _L.DepthwiseConv2D, _L.SeparableConv2D, _L.Dense)
@@ -48,7 +48,6 @@ _SHAPE_ONLY = (
     _L.Flatten,
     _L.Permute,
 )
-KERNEL_ATTRS = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 
 def _bias_free_linear(layer: Any) -> bool:
@@ -150,4 +149,4 @@ def match_init_scale(model: keras.Model, graph: ArchGraph, tensors: Sequence[Any
     return result
 
 
-__all__ = ["KERNEL_ATTRS", "match_init_scale", "scale_free_kernels"]
+__all__ = ["match_init_scale", "scale_free_kernels"]

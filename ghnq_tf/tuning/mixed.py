@@ -26,10 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf.graph.arch_graph import KERNEL_ATTRS, ArchGraph
 from ghnq_tf.quant.bits import BitsSpec, parse_bits
-
-KERNEL_ATTRS = ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 
 def _key(param: Any) -> str:
