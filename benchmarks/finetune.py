@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--archs", type=int, default=5)
     parser.add_argument("--bits", type=int, default=4)
     parser.add_argument("--steps", type=int, nargs="+", default=[100, 300, 500, 1000])
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--optimizer", choices=list(_OPTIMIZERS), default="adam")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument(
         "--no-init-scale",
