@@ -161,7 +161,10 @@ def evaluate(
         `methods` ({method: {bits: {mean, std, min, max, num_archs,
         mean_loss, per_arch}}}), `archs` (per architecture: top-1 and test
         cross-entropy per method and bitwidth, wall time per stage and per
-        bitwidth), `seconds` and `complete`.
+        bitwidth), `seconds` (this call's wall time), `resumed_seconds` (the
+        summed per-architecture time of the architectures reused from an
+        earlier run), `majority_share` (the top-1 of always predicting the
+        commonest test label: chance on these test images) and `complete`.
 
     Raises:
         ValueError: for an unknown split or baseline, `bits` outside 2..8, a
@@ -244,7 +247,7 @@ def evaluate(
     total = len(archs) * per_arch + min(budget.archs, len(archs)) * len(bits)
     names = [f"ghn_w{b}" for b in bits]
     bar = keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if progress else None
-    count, sums = [0], {b: [0.0, 0] for b in bits}
+    count, sums, resumed_seconds = [0], {b: [0.0, 0] for b in bits}, [0.0]
 
     def tick(method: str, b: int, accuracy: float) -> None:
         count[0] += 1
@@ -261,6 +264,8 @@ def evaluate(
             "methods": summarize(records, methods, bits),
             "archs": records,
             "seconds": time.perf_counter() - start,
+            "resumed_seconds": resumed_seconds[0],
+            "majority_share": source.majority_share(),
             "complete": complete,
         }
 
@@ -269,6 +274,7 @@ def evaluate(
         todo = [a for a in chunk if a.name not in done]
         resumed = [done[a.name] for a in chunk if a.name in done]
         records.extend(resumed)
+        resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
         count[0] += sum(len(v) for r in resumed for v in r["accuracy"].values())
         if todo:
             records.extend(

@@ -274,6 +274,14 @@ class EvalData:
             )
         return self._cache[size]
 
+    def majority_share(self) -> float:
+        """Share of the commonest label among the test images (a constant
+        predictor's top-1): 1 / num_classes on a balanced test set, not with a
+        `limit`. Loads the test images if nothing has loaded them yet."""
+        _, labels, _ = next(iter(self._cache.values())) if self._cache else self.arrays(None)
+        counts = np.bincount(labels.numpy(), minlength=self.num_classes)
+        return float(counts.max() / counts.sum())
+
     def train_dataset(self, size: tuple[int, int] | None, *, budget: Any) -> tf.data.Dataset:
         """Repeated, shuffled (and augmented) training batches for QAT."""
         from ghnq_tf.data import load

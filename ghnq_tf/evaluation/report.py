@@ -97,6 +97,27 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}"
 
 
+def _chance(result: dict[str, Any]) -> str:
+    """Chance on the evaluated test images: the commonest label's share when known."""
+    uniform = 1 / result["config"]["num_classes"]
+    share = result.get("majority_share")
+    if share is None or abs(share - uniform) < 5e-4:
+        return f"chance is {_percent(uniform)} %"
+    return (
+        f"chance is {_percent(uniform)} % on a balanced test set; always predicting the "
+        f"commonest label of these images scores {_percent(share)} %"
+    )
+
+
+def _total_seconds(result: dict[str, Any], seconds: np.ndarray) -> str:
+    """This run's wall time, plus what the architectures reused from earlier runs took."""
+    this_run = result.get("seconds", seconds.sum())
+    earlier = result.get("resumed_seconds", 0.0)
+    if not earlier:
+        return f"{this_run:.0f} s"
+    return f"{this_run + earlier:.0f} s ({earlier:.0f} s of it in earlier runs, resumed)"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The Markdown report: methods × bits (mean ± std, max, #archs) and timings.
 
@@ -113,7 +134,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Top-1 (%) on {config['test_images']:,} test images after quantization (W*b*A*b*) "
         f"and calibration on {config['calibration']['steps']} shuffled training batches of "
         f"{config['calibration']['batch_size']}: mean ± std over architectures "
-        f"(max); chance is {_percent(1 / config['num_classes'])} %.",
+        f"(max); {_chance(result)}.",
         "",
         "| method | #archs | " + " | ".join(f"W{b}A{b}" for b in bits) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in bits) + " |",
@@ -144,7 +165,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [
             "",
             f"Wall time per architecture (all methods and bitwidths): mean {seconds.mean():.1f} s,"
-            f" max {seconds.max():.1f} s; total {result.get('seconds', seconds.sum()):.0f} s"
+            f" max {seconds.max():.1f} s; total {_total_seconds(result, seconds)}"
             + ("" if result.get("complete", True) else " so far (incomplete run)")
             + ".",
         ]
@@ -170,7 +191,8 @@ def plot_png(result: dict[str, Any]) -> bytes:
         means = [100 * per_bits[b]["mean"] for b in xs]
         stds = [100 * per_bits[b]["std"] for b in xs]
         axes.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=LABELS.get(method, method))
-    axes.axhline(100 / config["num_classes"], color="grey", linestyle=":", label="chance")
+    chance = result.get("majority_share") or 1 / config["num_classes"]
+    axes.axhline(100 * chance, color="grey", linestyle=":", label="chance")
     axes.set_xticks([int(b) for b in config["bits"]])
     axes.set_xlabel("bits (weights and activations)")
     axes.set_ylabel("top-1 (%)")

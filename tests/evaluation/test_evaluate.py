@@ -97,6 +97,13 @@ def test_result_structure(run):
         assert record["input_shape"] == [SIDE, SIDE, 3]
 
 
+def test_majority_share_counts_the_test_labels(run):
+    result, _ = run
+    _, labels = next(iter(_digits("test", batch_size=LIMIT, limit=LIMIT)))
+    counts = np.bincount(labels.numpy(), minlength=10)
+    assert result["majority_share"] == pytest.approx(counts.max() / LIMIT)
+
+
 def test_random_baseline_is_near_chance(run):
     result, _ = run
     for cell in result["methods"]["random"].values():
@@ -161,6 +168,8 @@ def test_resume_reuses_finished_architectures(run, ghn):
     again = evaluate(ghn, **_run_kwargs(out))
     assert again["methods"] == result["methods"]
     assert again["seconds"] < 10  # nothing was run again
+    assert again["resumed_seconds"] == pytest.approx(sum(r["seconds"] for r in result["archs"]))
+    assert result["resumed_seconds"] == 0.0
     with pytest.raises(ValueError, match="holds an evaluation with other settings"):
         evaluate(_tiny_ghn(2), split=SPECS, data="digits", image_size=SIDE, output_dir=out)
 

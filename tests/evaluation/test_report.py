@@ -85,6 +85,25 @@ def test_markdown_table():
     assert "mean 10.0 s" in text
 
 
+def test_markdown_states_chance_on_the_images_evaluated():
+    """With a `limit`, the test images are not balanced: say what a constant scores."""
+    result = _result()
+    result["majority_share"] = 0.1
+    assert "; chance is 10.0 %." in report.markdown(result)
+    result["majority_share"] = 0.105
+    assert (
+        "chance is 10.0 % on a balanced test set; always predicting the commonest label "
+        "of these images scores 10.5 %." in report.markdown(result)
+    )
+
+
+def test_markdown_total_includes_resumed_architectures():
+    result = _result()
+    assert "total 20 s." in report.markdown(result)
+    result["resumed_seconds"] = 900.0
+    assert "total 920 s (900 s of it in earlier runs, resumed)." in report.markdown(result)
+
+
 def test_plot_is_a_png():
     data = report.plot_png(_result())
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
