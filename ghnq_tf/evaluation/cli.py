@@ -56,6 +56,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="first N test images (default: all)")
     p.add_argument("--calibration-steps", type=int, default=8, help="training batches")
     p.add_argument("--calibration-batch-size", type=int, default=64)
+    p.add_argument(
+        "--ranges",
+        choices=("mse", "minmax"),
+        default="mse",
+        help="quantizer ranges set by calibration: least-squares (default) or tfmot's min/max",
+    )
     p.add_argument("--scratch-archs", type=int, default=10, help="QAT-from-scratch subset")
     p.add_argument("--scratch-steps", type=int, default=500, help="QAT steps per network")
     p.add_argument("--scratch-batch-size", type=int, default=64)
@@ -96,6 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         limit=args.limit,
         calibration_steps=args.calibration_steps,
         calibration_batch_size=args.calibration_batch_size,
+        ranges=args.ranges,
         baselines=args.baselines,
         float_ghn=args.float_ghn,
         float_ghn_bits=args.float_ghn_bits,

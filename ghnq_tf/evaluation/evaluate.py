@@ -40,6 +40,7 @@ from ghnq_tf.evaluation.inputs import (
 )
 from ghnq_tf.evaluation.report import RESULT_FILE, summarize, write_outputs
 from ghnq_tf.evaluation.runner import run_chunk
+from ghnq_tf.quant.mse_ranges import check_ranges
 
 #: Settings that do not change per-architecture results (ignored when resuming).
 _RESUME_IGNORED = ("num_archs", "batch_size", "ghn_batch")
@@ -91,6 +92,7 @@ def evaluate(
     limit: int | None = None,
     calibration_steps: int = 8,
     calibration_batch_size: int = 64,
+    ranges: str = "mse",
     baselines: Sequence[str] | None = None,
     float_ghn: Any = None,
     float_ghn_bits: int | None = None,
@@ -137,6 +139,8 @@ def evaluate(
         limit: evaluate on the first `limit` test images (None: all of them).
         calibration_steps: training batches used for calibration.
         calibration_batch_size: images per calibration batch.
+        ranges: quantizer ranges set by calibration: `"mse"` (least-squares,
+            the default) or `"minmax"` (tfmot's), as `gq.calibrate` takes.
         baselines: baseline names (None: all; `float_ghn` only if given).
         float_ghn: a float-trained GHN (same forms as `ghn`), or None.
         float_ghn_bits: the bitwidth the float GHN is told (None: the
@@ -173,6 +177,7 @@ def evaluate(
     """
     bits = check_bits(bits)
     split = check_split(split)
+    ranges = check_ranges(ranges)
     for name, value in (
         ("batch_size", batch_size),
         ("calibration_steps", calibration_steps),
@@ -206,6 +211,7 @@ def evaluate(
         limit=limit,
         calibration_steps=calibration_steps,
         calibration_batch_size=calibration_batch_size,
+        ranges=ranges,
         seed=seed,
     )
     config = {
@@ -223,6 +229,7 @@ def evaluate(
             "shuffled": True,
             "steps": calibration_steps,
             "batch_size": calibration_batch_size,
+            "ranges": ranges,
             "procedure": "gq.calibrate: pooled BN statistics, then mean per-batch ranges",
         },
         "inference": "training=False: calibrated BN moving statistics and activation ranges",

@@ -20,6 +20,7 @@ import numpy as np
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.hypernet.ghn import GHN
+from ghnq_tf.quant.mse_ranges import check_ranges
 
 #: The pseudo-split of the ten `tf_keras.applications` reference models.
 APPLICATIONS_SPLIT = "applications"
@@ -216,6 +217,7 @@ class EvalData:
         limit: first `limit` test images (None: all).
         calibration_steps: shuffled training batches kept for calibration.
         calibration_batch_size: images per calibration batch.
+        ranges: the `ranges` of every calibration (`"mse"` or `"minmax"`).
         seed: seed of the training-image shuffle.
     """
 
@@ -226,6 +228,7 @@ class EvalData:
         limit: int | None,
         calibration_steps: int,
         calibration_batch_size: int,
+        ranges: str = "mse",
         seed: int,
     ) -> None:
         from ghnq_tf.data import info
@@ -244,6 +247,7 @@ class EvalData:
         self.limit = limit
         self.calibration_steps = calibration_steps
         self.calibration_batch_size = calibration_batch_size
+        self.ranges = check_ranges(ranges)
         self.seed = seed
         self.default_size = (int(facts["image_shape"][0]), int(facts["image_shape"][1]))
         self._cache: dict[Any, tuple[tf.Tensor, tf.Tensor, np.ndarray]] = {}

@@ -204,7 +204,9 @@ def run_chunk(
                     if method in predicted:
                         inject(net.targets, predicted[method][i])
                     spent += clock.lap("inject")
-                net.calibrator.calibrate(x_cal, batch_size=source.calibration_batch_size)
+                net.calibrator.calibrate(
+                    x_cal, batch_size=source.calibration_batch_size, ranges=source.ranges
+                )
                 spent += clock.lap("calibrate")
                 top1, loss = top1_and_loss(metrics, x_test, y_test, batch_size)
                 record["accuracy"][method][b], record["loss"][method][b] = top1, loss

@@ -52,6 +52,7 @@ def predict_many(
     ghn: GHN | str | None = None,
     calibration_data: Any = None,
     calibration_steps: int | None = 8,
+    calibration_ranges: str = "mse",
     match_init_scale: bool = True,
     timings: dict[str, float] | None = None,
 ) -> list[keras.Model]:
@@ -67,6 +68,8 @@ def predict_many(
         calibration_data: unlabeled images; when given, each model's BN
             statistics and activation ranges are calibrated on them.
         calibration_steps: batches of `calibration_data` to use.
+        calibration_ranges: `"mse"` (least-squares quantizer ranges, the
+            default) or `"minmax"` (tfmot's), as `gq.calibrate`'s `ranges`.
         match_init_scale: rescale every kernel whose output reaches only
             batch normalization (through bias-free linear layers) to the RMS
             of the model's own kernel (see `ghnq_tf.hypernet.init_scale`).
@@ -84,10 +87,12 @@ def predict_many(
     if not models:
         raise ValueError("`models` must hold at least one model. Received: models=[]")
     from ghnq_tf.quant import calibrate, quantize
+    from ghnq_tf.quant.mse_ranges import check_ranges
     from ghnq_tf.training.two_tape import inject
     from ghnq_tf.tuning.mixed import predict_policy_params
 
     ghn_bits(bits)  # validates `bits` before any work
+    check_ranges(calibration_ranges)
     ghn = _resolve_ghn(ghn)
     clock = timings if timings is not None else {}
 
@@ -110,7 +115,7 @@ def predict_many(
         inject(target_list(qmodel, model, graph), tensors)
         start = lap("inject", start)
         if calibration_data is not None:
-            calibrate(qmodel, calibration_data, steps=calibration_steps)
+            calibrate(qmodel, calibration_data, steps=calibration_steps, ranges=calibration_ranges)
             start = lap("calibrate", start)
         results.append(qmodel)
     return results
@@ -123,6 +128,7 @@ def predict(
     ghn: GHN | str | None = None,
     calibration_data: Any = None,
     calibration_steps: int | None = 8,
+    calibration_ranges: str = "mse",
     match_init_scale: bool = True,
 ) -> keras.Model:
     """Predicts all parameters of `model` for `bits`-bit quantization.
@@ -142,6 +148,8 @@ def predict(
             activation ranges on (recommended: predicted parameters come
             without BN running statistics).
         calibration_steps: batches of `calibration_data` to use.
+        calibration_ranges: `"mse"` (default) or `"minmax"`, as
+            `gq.calibrate`'s `ranges`.
         match_init_scale: rescale the kernels whose scale batch normalization
             divides out to the model's own (Keras-initialized) scale: the
             calibrated function is unchanged and `model.fit` fine-tunes them
@@ -157,5 +165,6 @@ def predict(
         ghn=ghn,
         calibration_data=calibration_data,
         calibration_steps=calibration_steps,
+        calibration_ranges=calibration_ranges,
         match_init_scale=match_init_scale,
     )[0]

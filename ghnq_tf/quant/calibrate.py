@@ -10,17 +10,17 @@ variable changes (kernels, biases, gamma, beta stay bit-identical):
    back. Activations are fake-quantized during this pass with ranges from the
    current batch.
 2. **Activation ranges.** BatchNormalization is frozen (inference mode, using
-   the statistics of pass 1) and every activation quantizer measures the
-   min/max of its input on each batch (tfmot's `LastValueQuantizer` on the
-   same variables). The range kept is the mean of the per-batch minima and
-   maxima: the value tfmot's moving-average quantizer (decay 0.999) converges
-   to, reached exactly instead of after thousands of steps, and with no trace
-   of the initial ±6 range.
+   the statistics of pass 1) and every activation quantizer sets a range from
+   its input on each batch; the range kept is the mean of the per-batch
+   ranges, with no trace of the initial ±6 range. With ``ranges="mse"`` (the
+   default) each batch's range is the least-squares one of 32 candidates
+   (`ghnq_tf.quant.mse_ranges`); with ``ranges="minmax"`` it is the batch's
+   min/max (tfmot's `LastValueQuantizer` on the same variables), and the mean
+   is the value tfmot's moving-average quantizer (decay 0.999) converges to.
 
-Weight-quantizer ranges are refreshed from the current weights (tfmot's
-`LastValueQuantizer` does this in training mode), which is what a model whose
-weights were just injected by the GHN needs. Dropout-like layers are disabled
-for both passes.
+Weight-quantizer ranges are refreshed from the current weights (least-squares
+or min/max, as ``ranges`` says), which is what a model whose weights were just
+injected by the GHN needs. Dropout-like layers are disabled for both passes.
 
 Example:
     >>> qmodel = gq.quantize(model, bits=4)
@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-import tensorflow_model_optimization as tfmot
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant.batches import check_steps, iter_batches
+from ghnq_tf.quant.mse_ranges import calibration_quantizer, check_ranges, set_weight_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
     INPUT,
@@ -49,7 +49,6 @@ from ghnq_tf.quant.sites import (
 )
 
 L = keras.layers
-_LastValueQuantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer
 _DROPOUTS = (L.Dropout, L.GaussianDropout, L.AlphaDropout)
 
 
@@ -70,13 +69,6 @@ def _attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
             setattr(obj, attr, value)
 
 
-def _last_value(site: Any) -> Any:
-    q = site.quantizer
-    return _LastValueQuantizer(
-        num_bits=q.num_bits, per_axis=q.per_axis, symmetric=q.symmetric, narrow_range=q.narrow_range
-    )
-
-
 def _run(qmodel: keras.Model, batches: Any, after_batch: Any) -> int:
     forward = tf.function(lambda x: qmodel(x, training=True), reduce_retracing=True)
     count = 0
@@ -88,7 +80,12 @@ def _run(qmodel: keras.Model, batches: Any, after_batch: Any) -> int:
 
 
 def calibrate(
-    qmodel: keras.Model, data: Any, *, steps: int | None = None, batch_size: int = 32
+    qmodel: keras.Model,
+    data: Any,
+    *,
+    steps: int | None = None,
+    batch_size: int = 32,
+    ranges: str = "mse",
 ) -> keras.Model:
     """Sets BN moving statistics and activation ranges of `qmodel` in place.
 
@@ -99,6 +96,12 @@ def calibrate(
             (images, labels) tuple of arrays.
         steps: number of batches to use (None: all of `data`).
         batch_size: batch size for arrays and unbatched datasets.
+        ranges: `"mse"` (default): each quantizer's range is the one of 32
+            candidates ``k/32 * [min, max]`` with the least squared
+            quantization error (per batch for activations, averaged; per
+            channel for per-axis weights), see `ghnq_tf.quant.mse_ranges`.
+            `"minmax"`: tfmot's min/max ranges (the mean of the per-batch
+            min/max for activations, the weights' min/max).
 
     Returns:
         `qmodel` itself (calibrated in place), for chaining.
@@ -113,6 +116,7 @@ def calibrate(
     qmodel = check_tf_keras_model(qmodel, arg_name="qmodel")
     check_quantized_model(qmodel)
     steps = check_steps(steps)
+    ranges = check_ranges(ranges)
     rank = len(qmodel.inputs[0].shape)
 
     def batches() -> Iterator[np.ndarray]:
@@ -129,8 +133,10 @@ def calibrate(
     act_sites = [s for s in sites if s.kind in (INPUT, ACTIVATION, OUTPUT)]
 
     def swap(site: Any) -> Any:
-        return _last_value(site) if site.kind in (INPUT, ACTIVATION, OUTPUT) else None
+        return calibration_quantizer(site, ranges)
 
+    if ranges == "mse":
+        set_weight_ranges(sites)
     with _attributes(no_noise), swapped_quantizers(sites, swap):
         if bns:
             _calibrate_batch_norm(qmodel, bns, batches)

@@ -37,11 +37,11 @@ from ghnq_tf.quant.calibrate import (
     _DROPOUTS,
     _attributes,
     _inner_layers,
-    _last_value,
     average_ranges,
     batch_norm_momentum_zero,
     pool_batch_norm,
 )
+from ghnq_tf.quant.mse_ranges import calibration_quantizer, check_ranges, set_weight_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
     INPUT,
@@ -160,6 +160,7 @@ class Calibrator:
         self._sites = quantizer_sites(self.qmodel)
         self._act_sites = [s for s in self._sites if s.kind in (INPUT, ACTIVATION, OUTPUT)]
         self._bits: tuple[int, ...] | None = None
+        self._ranges = "mse"
         self._passes: dict[str, Callable[[tf.Tensor], Any]] = {}
         self.traces = 0  # how many pass functions were created (for tests and timing)
 
@@ -178,7 +179,12 @@ class Calibrator:
         return self._passes[name]
 
     def calibrate(
-        self, data: Any, *, steps: int | None = None, batch_size: int = 32
+        self,
+        data: Any,
+        *,
+        steps: int | None = None,
+        batch_size: int = 32,
+        ranges: str = "mse",
     ) -> keras.Model:
         """Calibrates the model in place, as `gq.calibrate` does.
 
@@ -186,6 +192,7 @@ class Calibrator:
             data: unlabeled images, as `gq.calibrate` takes them.
             steps: number of batches (None: all of `data`).
             batch_size: batch size for arrays and unbatched datasets.
+            ranges: `"mse"` or `"minmax"`, as `gq.calibrate` takes it.
 
         Returns:
             The calibrated model.
@@ -194,6 +201,7 @@ class Calibrator:
             >>> Calibrator(qmodel).calibrate(x_unlabeled[:512], steps=8)
         """
         steps = check_steps(steps)
+        self._ranges = check_ranges(ranges)
         rank = len(self.qmodel.inputs[0].shape)
 
         def batches() -> Iterator[np.ndarray]:
@@ -203,10 +211,12 @@ class Calibrator:
             raise ValueError("`data` yielded no batch: calibration needs at least one.")
 
         def swap(site: Any) -> Any:
-            return _last_value(site) if site.kind in (INPUT, ACTIVATION, OUTPUT) else None
+            return calibration_quantizer(site, self._ranges)
 
         # The swaps and attribute changes are entered at every call: a pass
         # that re-traces (a new batch shape) must see them, as the first did.
+        if self._ranges == "mse":
+            set_weight_ranges(self._sites)
         with _attributes(self._no_noise), swapped_quantizers(self._sites, swap):
             if self._bns:
                 self._batch_norm_pass(batches)
@@ -214,7 +224,7 @@ class Calibrator:
         return self.qmodel
 
     def _run(self, name: str, batches: Any, after_batch: Callable[[int], None]) -> None:
-        forward = self._forward(name)
+        forward = self._forward(f"{name}/{self._ranges}")  # the swapped quantizers are traced
         for x in batches():
             forward(tf.constant(x))
             after_batch(len(x))

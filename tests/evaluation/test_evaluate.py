@@ -79,6 +79,7 @@ def test_result_structure(run):
     assert list(result["methods"]) == ["ghn", "float_ghn", "no_message_passing", "random"]
     assert result["config"]["test_images"] == LIMIT
     assert result["config"]["calibration"]["split"] == "train"
+    assert result["config"]["calibration"]["ranges"] == "mse"  # the default
     assert [r["name"] for r in result["archs"]] == ["arch[0]", "arch[1]"]
     for method, per_bits in result["methods"].items():
         assert sorted(per_bits) == [2, 8], method
@@ -186,6 +187,7 @@ def test_resume_reuses_finished_architectures(run, ghn):
         ({"limit": -1}, ValueError, r"`limit` must be a positive int or None"),
         ({"data": "image_folder:/no/such/dir"}, FileNotFoundError, "Image folder not found"),
         ({"data": "mnist"}, ValueError, "Unknown dataset"),
+        ({"ranges": "max"}, ValueError, r"`ranges` must be one of .*Received: ranges='max'"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(ghn, kwargs, error, match):

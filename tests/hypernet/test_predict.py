@@ -67,6 +67,24 @@ def test_calibration_data_sets_batch_norm_statistics(ghn):
     assert np.all(np.isfinite(logits.numpy()))
 
 
+def test_calibration_ranges_reach_the_quantizers(ghn):
+    from ghnq_tf.quant import quantizer_sites
+
+    images = tf.random.stateless_normal([64, 16, 16, 3], seed=[3, 4])
+    model = _net()
+    ranges = {}
+    for method in ("minmax", "mse"):
+        qmodel = predict(model, bits=2, ghn=ghn, calibration_data=images, calibration_ranges=method)
+        sites = [s for s in quantizer_sites(qmodel) if s.kind == "weight"]
+        ranges[method] = [float(np.max(s.variables[0]["max_var"].numpy())) for s in sites]
+        if method == "minmax":  # tfmot's: the weights' own max |w|
+            maxima = [float(np.abs(s.weight.numpy()).max()) for s in sites]
+            np.testing.assert_allclose(ranges[method], maxima, rtol=1e-6)
+    # At 2 bits least squares never widens a range and clips most well inside.
+    ratios = np.array(ranges["mse"]) / np.array(ranges["minmax"])
+    assert np.all(ratios <= 1 + 1e-6) and np.median(ratios) < 0.9, ratios
+
+
 def test_errors_come_before_any_work(ghn):
     with pytest.raises(ValueError, match="`bits` must be an int in 2..8"):
         predict(_net(), bits=9, ghn=ghn)
@@ -76,6 +94,8 @@ def test_errors_come_before_any_work(ghn):
         predict(_net(), bits=4, ghn=42)
     with pytest.raises(ValueError, match="at least one model"):
         predict_many([], ghn=ghn)
+    with pytest.raises(ValueError, match="`ranges` must be one of 'minmax', 'mse'"):
+        predict(_net(), bits=4, ghn=ghn, calibration_ranges="l2")
 
 
 def test_the_default_ghn_is_the_bundled_cifar10():

@@ -80,18 +80,19 @@ def test_calibrator_is_gq_calibrate_without_retracing(data):
     qmodel = gq.quantize(model, bits=8)
     calibrator = Calibrator(qmodel)
     rng = np.random.default_rng(1)
-    for bits in (8, 8, 2):  # new weights every time, new bits once
+    # New weights every time, new bits once, both range methods.
+    for bits, ranges in ((8, "mse"), (8, "mse"), (2, "mse"), (2, "minmax")):
         retarget(qmodel, bits=bits)
         retarget(reference, bits=bits)
         for mine, theirs in zip(qmodel.trainable_weights, reference.trainable_weights, strict=True):
             value = rng.normal(0, 0.3, mine.shape).astype("float32")
             mine.assign(value)
             theirs.assign(value)
-        calibrator.calibrate(data, batch_size=32)
-        gq.calibrate(reference, data, batch_size=32)
+        calibrator.calibrate(data, batch_size=32, ranges=ranges)
+        gq.calibrate(reference, data, batch_size=32, ranges=ranges)
         for mine, theirs in zip(qmodel.get_weights(), reference.get_weights(), strict=True):
             np.testing.assert_array_equal(mine, theirs)
-    assert calibrator.traces == 4  # two passes, traced once per bitwidth
+    assert calibrator.traces == 6  # two passes, traced once per (bitwidth, ranges)
 
 
 def test_retarget_errors(data):
