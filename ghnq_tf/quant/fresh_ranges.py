@@ -12,6 +12,10 @@ own `MovingAvgQuantize`:
 * `mode="initial"` (GHNTrainer's default): reset to tfmot's start, [-6, 6],
   decay 0.999 — what a freshly quantized network sees in its first QAT step.
 * `mode="batch"`: reset to 0, decay 0 — exactly the current batch's min/max.
+* `mode="mse"`: the current batch's least-squares range
+  (`ghnq_tf.quant.mse_ranges.MSERangeQuantizer`, no history either), and the
+  weight quantizers get least-squares ranges of the current weights too: the
+  ranges `gq.calibrate` sets by default, in the QAT loop.
 
 Inference mode is unchanged: it reads the range variables (which `calibrate`
 sets for evaluation and export).
@@ -25,6 +29,7 @@ import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
 from ghnq_tf._keras import keras, tf
+from ghnq_tf.quant.mse_ranges import MSERangeQuantizer, quantizer_flags
 from ghnq_tf.quant.sites import ACTIVATION, INPUT, OUTPUT, quantizer_sites
 
 _MovingAverageQuantizer = tfmot.quantization.keras.quantizers.MovingAverageQuantizer
@@ -32,6 +37,7 @@ _MovingAverageQuantizer = tfmot.quantization.keras.quantizers.MovingAverageQuant
 _AllValuesQuantizer = tfmot.quantization.keras.quantizers.AllValuesQuantizer
 
 MODES = {"initial": (-6.0, 6.0, 0.999), "batch": (0.0, 0.0, 0.0)}
+MODE_NAMES = (*MODES, "mse")
 
 
 @keras.utils.register_keras_serializable(package="ghnq_tf")
@@ -87,6 +93,9 @@ class FreshRangeQuantizer(_MovingAverageQuantizer):
 def use_fresh_ranges(qmodel: keras.Model, *, mode: str = "initial") -> int:
     """Switches `qmodel`'s activation and input quantizers to `FreshRangeQuantizer`.
 
+    With `mode="mse"`, every last-value-style quantizer (weights included)
+    becomes an `MSERangeQuantizer` instead.
+
     Returns:
         How many quantizers were switched.
 
@@ -94,11 +103,17 @@ def use_fresh_ranges(qmodel: keras.Model, *, mode: str = "initial") -> int:
         >>> qmodel = gq.quantize(model, bits=2)
         >>> use_fresh_ranges(qmodel, mode="batch")  # before training against moving weights
     """
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {tuple(MODES)}. Received: mode={mode!r}")
+    if mode not in MODE_NAMES:
+        raise ValueError(f"`mode` must be one of {MODE_NAMES}. Received: mode={mode!r}")
     switched = 0
     for site in quantizer_sites(qmodel):
         quantizer = site.quantizer
+        if mode == "mse":  # weights too: least squares of the current weights at every call
+            flags = quantizer_flags(site)
+            if flags is not None:
+                site.set(MSERangeQuantizer(**flags))
+                switched += 1
+            continue
         if site.kind not in (INPUT, ACTIVATION, OUTPUT):
             continue
         if type(quantizer) not in (_MovingAverageQuantizer, _AllValuesQuantizer):

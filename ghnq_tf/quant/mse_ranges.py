@@ -9,6 +9,8 @@ has the levels -max, 0, +max). `MSERangeQuantizer` is tfmot's
 mean squared error between the tensor and its fake-quantized value (per
 channel for per-axis weight quantizers), assigns it to the quantizer's
 variables and fake-quantizes with it. Inference-mode calls are tfmot's.
+In QAT the range carries no gradient (as tfmot's); the inputs get tfmot's
+straight-through gradient.
 
 `gq.calibrate(..., ranges="mse")` (the default) swaps it in for both passes.
 `docs/quantization.md` and `docs/benchmarks.md` give the measured effect:
@@ -25,7 +27,7 @@ from typing import Any
 
 import tensorflow_model_optimization as tfmot
 
-from ghnq_tf._keras import tf
+from ghnq_tf._keras import keras, tf
 
 RANGES = ("minmax", "mse")
 _LastValueQuantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer
@@ -104,6 +106,7 @@ def mse_range(
     return lo, hi
 
 
+@keras.utils.register_keras_serializable(package="ghnq_tf")
 class MSERangeQuantizer(_LastValueQuantizer):
     """tfmot's `LastValueQuantizer` with least-squares ranges in training mode.
 
@@ -136,7 +139,7 @@ class MSERangeQuantizer(_LastValueQuantizer):
         if not training:
             return super().__call__(inputs, training, weights, **kwargs)
         lo, hi = mse_range(
-            inputs,
+            tf.stop_gradient(inputs),  # a range, like tfmot's, carries no gradient
             num_bits=self.num_bits,
             per_axis=self.per_axis,
             symmetric=self.symmetric,
@@ -168,7 +171,8 @@ class FixedRangeQuantizer(_LastValueQuantizer):
         return super().__call__(inputs, False, weights, **kwargs)
 
 
-def _flags(site: Any) -> dict[str, Any] | None:
+def quantizer_flags(site: Any) -> dict[str, Any] | None:
+    """The (num_bits, per_axis, symmetric, narrow_range) of `site`'s quantizer, or None."""
     q = site.quantizer
     if not all(hasattr(q, attr) for attr in ("num_bits", "per_axis", "symmetric", "narrow_range")):
         return None  # not a last-value quantizer: it keeps its own ranges
@@ -183,7 +187,7 @@ def _flags(site: Any) -> dict[str, Any] | None:
 def set_weight_ranges(sites: list[Any]) -> None:
     """Assigns the least-squares range of its weight to every weight site of `sites`."""
     for site in sites:
-        flags = _flags(site)
+        flags = quantizer_flags(site)
         if site.kind != "weight" or flags is None:
             continue
         lo, hi = mse_range(tf.convert_to_tensor(site.weight), **flags)
@@ -200,7 +204,7 @@ def calibration_quantizer(site: Any, ranges: str) -> Any:
     (which refresh min/max from the weights) under `"minmax"`; under `"mse"`
     they get a `FixedRangeQuantizer` (call `set_weight_ranges` first).
     """
-    flags = _flags(site)
+    flags = quantizer_flags(site)
     if flags is None:
         return None
     if site.kind == "weight":
@@ -217,5 +221,6 @@ __all__ = [
     "calibration_quantizer",
     "check_ranges",
     "mse_range",
+    "quantizer_flags",
     "set_weight_ranges",
 ]

@@ -92,7 +92,7 @@ class ArchCache:
         label_smoothing: of the training loss.
         trace_after: uses of a network before its step is traced (see
             `make_step`).
-        activation_ranges: `"initial"` or `"batch"`, see
+        activation_ranges: `"initial"`, `"batch"` or `"mse"`, see
             `ghnq_tf.quant.fresh_ranges`.
     """
 

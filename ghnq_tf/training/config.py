@@ -75,7 +75,7 @@ class TrainingConfig:
     param_penalty: float = 3e-5
     label_smoothing: float = 0.0
     network_clip: float | None = 10.0
-    activation_ranges: str = "initial"  # initial | batch
+    activation_ranges: str = "initial"  # initial | batch | mse (weights too)
     seed: int = 0
     # A GHN checkpoint (path or bundled name) whose weights start the run, e.g.
     # a float-trained GHN fine-tuned with QAT as in GHN-QAT; its `ghn`
@@ -103,7 +103,7 @@ class RunConfig:
 _CHOICES = {
     "training.optimizer": ("adam", "adamw", "sgd"),
     "training.schedule": ("constant", "cosine"),
-    "training.activation_ranges": ("initial", "batch"),
+    "training.activation_ranges": ("initial", "batch", "mse"),
     "ghn.conv": ("simple", "gatv2"),
     "strategy": ("default", "one_device", "mirrored", "multi_worker"),
 }

@@ -85,8 +85,10 @@ class GHNTrainer(keras.Model):
             respect to its parameters, so one diverging network cannot
             dominate a step (None: no bound).
         activation_ranges: how the networks' activation quantizers range in
-            training: `"initial"` (tfmot's start, [-6, 6], at every step) or
-            `"batch"` (the batch's min/max); either way a step has no
+            training: `"initial"` (tfmot's start, [-6, 6], at every step),
+            `"batch"` (the batch's min/max) or `"mse"` (the batch's
+            least-squares range, and least-squares weight ranges: what
+            `gq.calibrate` sets by default); either way a step has no
             history, so resume and distribution are exact.
         seed: seed of the architecture draws.
         build: spec → tf_keras model (default: `gq.search_space.build`).

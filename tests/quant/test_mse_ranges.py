@@ -92,6 +92,7 @@ def test_mse_calibration_brings_2bit_outputs_closer_to_float(model, images):
 def test_quantizer_config_and_errors():
     q = MSERangeQuantizer(num_bits=3, per_axis=False, symmetric=False, narrow_range=False)
     assert q.get_config()["num_candidates"] == 32 and q.get_config()["num_bits"] == 3
+    assert MSERangeQuantizer.from_config(q.get_config()).get_config() == q.get_config()
     assert check_ranges("mse") == "mse"
     with pytest.raises(ValueError, match="Received: ranges='l2'"):
         check_ranges("l2")

@@ -73,8 +73,8 @@ def test_inject_rejects_mismatched_shapes():
         inject([var], [])
 
 
-@pytest.mark.parametrize("bits", [2, 4, 8])
-def test_gradients_through_fake_quant_reach_every_ghn_weight(bits):
+@pytest.mark.parametrize("bits, ranges", [(2, "batch"), (4, "batch"), (8, "batch"), (2, "mse")])
+def test_gradients_through_fake_quant_reach_every_ghn_weight(bits, ranges):
     """Through tfmot's fake-quant (straight-through) at 2, 4 and 8 bits, for a
     batch of two architectures in one GHN call. (A finite-difference check is
     only meaningful on the float model above: a fake-quant loss is piecewise
@@ -96,8 +96,10 @@ def test_gradients_through_fake_quant_reach_every_ghn_weight(bits):
     loss_obj = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     # As GHNTrainer does: activation ranges follow the batch (tfmot's moving
     # average would start at [-6, 6] and cut the straight-through gradient).
+    # "mse": least-squares activation and weight ranges (no gradient through
+    # the range itself, only the straight-through one).
     for qmodel in qmodels:
-        assert use_fresh_ranges(qmodel, mode="batch") > 0
+        assert use_fresh_ranges(qmodel, mode=ranges) > 0
 
     def loss_fn():
         return sum(loss_obj(y, q(x, training=True)) for q in qmodels) / len(qmodels)
