@@ -13,9 +13,9 @@ In QAT the range carries no gradient (as tfmot's); the inputs get tfmot's
 straight-through gradient.
 
 `gq.calibrate(..., ranges="mse")` (the default) swaps it in for both passes.
-`docs/quantization.md` and `docs/benchmarks.md` give the measured effect:
-on CIFAR-10 test networks with the bundled `cifar10` GHN, about +3 points
-of top-1 at W4A4, and W2A2 off chance.
+Measured on 3 CIFAR-10 `test` networks with the bundled `cifar10` GHN (all
+10,000 test images): W4A4 top-1 21.3 -> 23.9 %, W2A2 10.0 (chance) ->
+14.8 %, W8A8 unchanged (`docs/benchmarks.md`).
 
 Example:
     >>> q = MSERangeQuantizer(num_bits=2, per_axis=False, symmetric=False, narrow_range=False)
