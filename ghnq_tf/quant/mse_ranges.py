@@ -31,7 +31,7 @@ from ghnq_tf._keras import keras, tf
 
 RANGES = ("minmax", "mse")
 _LastValueQuantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer
-_MAX_SAMPLES = 1 << 13  # values per channel scored for each candidate range
+_MAX_SAMPLES = 1 << 13  # values (per channel) scored for each candidate range
 
 
 def check_ranges(ranges: Any) -> str:
