@@ -80,7 +80,7 @@ def test_fast_scoring_equals_quantize_predict_calibrate(setup, max_activation_bi
         # The evaluator scores the GHN's own tensors (the same function once
         # calibrated, up to float rounding): compare it with those.
         qmodel = gq.predict(model, bits=bits, ghn=ghn, match_init_scale=False)
-        gq.calibrate(qmodel, x, batch_size=16)
+        gq.calibrate(qmodel, x, batch_size=16, ranges="minmax")  # the search scores min/max
         np.testing.assert_allclose(fast, qmodel.predict(x, batch_size=16, verbose=0), atol=1e-6)
         sites = {(s.layer.name, s.kind): s.num_bits for s in gq.quant.quantizer_sites(qmodel)}
         assert sites[("quant_c1", "weight")] == assignment["c1"]
@@ -198,7 +198,7 @@ def test_fast_scoring_is_exact_on_mobilenetv2(application):
     evaluator = PolicyEvaluator(model, ghn=ghn, images=x, labels=y, max_activation_bits=4)
     assignment = {key: (2, 4, 8)[i % 3] for i, key in enumerate(evaluator.layers)}
     fast = evaluator.outputs(assignment)
-    qmodel = gq.predict(model, bits=evaluator.policy(assignment), ghn=ghn)
-    gq.calibrate(qmodel, x, batch_size=32)
+    qmodel = gq.predict(model, bits=evaluator.policy(assignment), ghn=ghn, match_init_scale=False)
+    gq.calibrate(qmodel, x, batch_size=32, ranges="minmax")  # the search scores min/max
     np.testing.assert_allclose(fast, qmodel.predict(x, batch_size=32, verbose=0), atol=1e-5)
     assert evaluator.evaluate(assignment)["seconds"] < 10
