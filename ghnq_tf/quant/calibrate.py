@@ -37,7 +37,7 @@ import numpy as np
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant.batches import check_steps, iter_batches
-from ghnq_tf.quant.mse_ranges import calibration_quantizer, check_ranges, set_weight_ranges
+from ghnq_tf.quant.mse_ranges import calibration_quantizers, check_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
     INPUT,
@@ -45,7 +45,6 @@ from ghnq_tf.quant.sites import (
     QuantizeWrapper,
     check_quantized_model,
     quantizer_sites,
-    swapped_quantizers,
 )
 
 L = keras.layers
@@ -132,12 +131,7 @@ def calibrate(
     sites = quantizer_sites(qmodel)
     act_sites = [s for s in sites if s.kind in (INPUT, ACTIVATION, OUTPUT)]
 
-    def swap(site: Any) -> Any:
-        return calibration_quantizer(site, ranges)
-
-    if ranges == "mse":
-        set_weight_ranges(sites)
-    with _attributes(no_noise), swapped_quantizers(sites, swap):
+    with _attributes(no_noise), calibration_quantizers(sites, ranges):
         if bns:
             _calibrate_batch_norm(qmodel, bns, batches)
         _calibrate_ranges(qmodel, bns, act_sites, batches)

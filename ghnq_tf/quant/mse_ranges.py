@@ -23,11 +23,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import tensorflow_model_optimization as tfmot
 
 from ghnq_tf._keras import keras, tf
+from ghnq_tf.quant.sites import swapped_quantizers
 
 RANGES = ("minmax", "mse")
 _LastValueQuantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer
@@ -214,11 +217,25 @@ def calibration_quantizer(site: Any, ranges: str) -> Any:
     return _LastValueQuantizer(**flags)
 
 
+@contextlib.contextmanager
+def calibration_quantizers(sites: list[Any], ranges: str) -> Iterator[None]:
+    """Within the block, `sites` call the quantizers of a `ranges` calibration pass.
+
+    Under `"mse"` the weight ranges are set first (`set_weight_ranges`). Enter
+    it at every calibration call: a pass that re-traces must see the swaps.
+    """
+    if ranges == "mse":
+        set_weight_ranges(sites)
+    with swapped_quantizers(sites, lambda site: calibration_quantizer(site, ranges)):
+        yield
+
+
 __all__ = [
     "RANGES",
     "FixedRangeQuantizer",
     "MSERangeQuantizer",
     "calibration_quantizer",
+    "calibration_quantizers",
     "check_ranges",
     "mse_range",
     "quantizer_flags",

@@ -41,7 +41,7 @@ from ghnq_tf.quant.calibrate import (
     batch_norm_momentum_zero,
     pool_batch_norm,
 )
-from ghnq_tf.quant.mse_ranges import calibration_quantizer, check_ranges, set_weight_ranges
+from ghnq_tf.quant.mse_ranges import calibration_quantizers, check_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
     INPUT,
@@ -50,7 +50,6 @@ from ghnq_tf.quant.sites import (
     QuantizeWrapper,
     check_quantized_model,
     quantizer_sites,
-    swapped_quantizers,
 )
 
 L = keras.layers
@@ -210,14 +209,9 @@ class Calibrator:
         if next(iter(batches()), None) is None:
             raise ValueError("`data` yielded no batch: calibration needs at least one.")
 
-        def swap(site: Any) -> Any:
-            return calibration_quantizer(site, self._ranges)
-
         # The swaps and attribute changes are entered at every call: a pass
         # that re-traces (a new batch shape) must see them, as the first did.
-        if self._ranges == "mse":
-            set_weight_ranges(self._sites)
-        with _attributes(self._no_noise), swapped_quantizers(self._sites, swap):
+        with _attributes(self._no_noise), calibration_quantizers(self._sites, self._ranges):
             if self._bns:
                 self._batch_norm_pass(batches)
             self._range_pass(batches)
