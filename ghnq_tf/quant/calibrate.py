@@ -69,7 +69,10 @@ def _attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
 
 
 def _run(qmodel: keras.Model, batches: Any, after_batch: Any) -> int:
-    forward = tf.function(lambda x: qmodel(x, training=True), reduce_retracing=True)
+    # No autograph: Keras and tfmot branch with smart_cond (as in `Calibrator`).
+    forward = tf.function(
+        lambda x: qmodel(x, training=True), reduce_retracing=True, autograph=False
+    )
     count = 0
     for x in batches():
         forward(tf.constant(x))

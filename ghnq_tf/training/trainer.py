@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -141,6 +142,17 @@ class GHNTrainer(keras.Model):
         self.sampler = ArchSampler(
             num_archs=len(self._archs_json), meta_batch=meta_batch, bits=self.bits, seed=seed
         )
+        pairs = len(self._archs_json) * len(self.bits)
+        if pairs > cache_size:
+            warnings.warn(
+                f"`cache_size`={cache_size} holds fewer networks than the {pairs} "
+                f"(architecture, bits) pairs it draws ({len(self._archs_json)} architectures "
+                f"x bits={self.bits}): each draw the cache has evicted rebuilds and re-traces "
+                "its network, many times the cost of a step. Raise `cache_size` (memory "
+                "allowing) or train on fewer architectures or bitwidths.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._build_fn = build
         self._state = _RunState()  # plain Python state, kept out of Keras tracking
         self.loss_tracker = keras.metrics.Mean(name="loss")

@@ -1,5 +1,7 @@
 """GHNTrainer on one device: dynamic draws, QAT/float, validation, exact resume."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -82,6 +84,16 @@ def test_compile_refuses_traced_steps_and_losses():
         GHNTrainer(gq.GHN(hidden=8, num_layers=1), ARCHS, meta_batch=7, build=tiny_net)
     with pytest.raises(ValueError, match="`bits` must be an int in 2..8"):
         GHNTrainer(gq.GHN(hidden=8, num_layers=1), ARCHS, bits=16, build=tiny_net)
+
+
+def test_warns_when_the_cache_cannot_hold_every_drawn_pair():
+    # 6 architectures x 3 bitwidths = 18 (architecture, bits) networks.
+    ghn = gq.GHN(hidden=8, num_layers=1)
+    with pytest.warns(UserWarning, match="`cache_size`=17 holds fewer networks than the 18"):
+        GHNTrainer(ghn, ARCHS, bits=(2, 4, 8), meta_batch=2, cache_size=17, build=tiny_net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GHNTrainer(ghn, ARCHS, bits=(2, 4, 8), meta_batch=2, cache_size=18, build=tiny_net)
 
 
 class _Interrupt(keras.callbacks.Callback):
