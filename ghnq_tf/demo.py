@@ -68,7 +68,8 @@ def run_demo(
     """
     import ghnq_tf as gq
     from ghnq_tf.hypernet.predict import target_list
-    from ghnq_tf.quant.retarget import Calibrator, retarget
+    from ghnq_tf.quant.calibrate import Calibrator
+    from ghnq_tf.quant.retarget import retarget
     from ghnq_tf.training.two_tape import inject
 
     start = time.perf_counter()

@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from quant_models import conv_bn_model
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant import calibrate, quantize, quantizer_sites
+from ghnq_tf.quant.calibrate import Calibrator
+from ghnq_tf.quant.retarget import retarget
 
 L = keras.layers
 
@@ -110,3 +113,29 @@ def test_errors(model, images):
         calibrate(qmodel, images, steps=0)
     with pytest.raises(ValueError, match="`ranges` must be one of 'minmax', 'mse'"):
         calibrate(qmodel, images, ranges="max")
+    with pytest.raises(ValueError, match="no batch"):
+        Calibrator(qmodel).calibrate(images[:0])
+    with pytest.raises(ValueError, match="quantize-aware model"):
+        Calibrator(model)
+
+
+def test_calibrator_reused_equals_fresh_calibrations_and_traces_once_per_bits():
+    data = np.random.default_rng(0).uniform(0, 1, (64, 16, 16, 3)).astype("float32")
+    model = conv_bn_model()
+    reference = quantize(model, bits=8)
+    qmodel = quantize(model, bits=8)
+    calibrator = Calibrator(qmodel)
+    rng = np.random.default_rng(1)
+    # New weights every time, new bits once, both range methods.
+    for bits, ranges in ((8, "mse"), (8, "mse"), (2, "mse"), (2, "minmax")):
+        retarget(qmodel, bits=bits)
+        retarget(reference, bits=bits)
+        for mine, theirs in zip(qmodel.trainable_weights, reference.trainable_weights, strict=True):
+            value = rng.normal(0, 0.3, mine.shape).astype("float32")
+            mine.assign(value)
+            theirs.assign(value)
+        calibrator.calibrate(data, batch_size=32, ranges=ranges)
+        calibrate(reference, data, batch_size=32, ranges=ranges)
+        for mine, theirs in zip(qmodel.get_weights(), reference.get_weights(), strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    assert calibrator.traces == 6  # two passes, traced once per (bitwidth, ranges)

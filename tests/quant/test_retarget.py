@@ -1,4 +1,4 @@
-"""retarget / Calibrator: one tfmot wrap serves every bitwidth, exactly."""
+"""retarget: one tfmot wrap serves every bitwidth, exactly."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from quant_models import conv_bn_model, merges_model, randomize_batch_norms
 
 import ghnq_tf as gq
 from ghnq_tf._keras import keras
-from ghnq_tf.quant.retarget import Calibrator, model_bits, retarget
+from ghnq_tf.quant.retarget import model_bits, retarget
 
 TINY_SPEC = {
     "version": 1,
@@ -74,27 +74,6 @@ def test_retargeted_model_equals_a_fresh_quantization(index, bits, data):
     )
 
 
-def test_calibrator_is_gq_calibrate_without_retracing(data):
-    model = conv_bn_model()
-    reference = gq.quantize(model, bits=8)
-    qmodel = gq.quantize(model, bits=8)
-    calibrator = Calibrator(qmodel)
-    rng = np.random.default_rng(1)
-    # New weights every time, new bits once, both range methods.
-    for bits, ranges in ((8, "mse"), (8, "mse"), (2, "mse"), (2, "minmax")):
-        retarget(qmodel, bits=bits)
-        retarget(reference, bits=bits)
-        for mine, theirs in zip(qmodel.trainable_weights, reference.trainable_weights, strict=True):
-            value = rng.normal(0, 0.3, mine.shape).astype("float32")
-            mine.assign(value)
-            theirs.assign(value)
-        calibrator.calibrate(data, batch_size=32, ranges=ranges)
-        gq.calibrate(reference, data, batch_size=32, ranges=ranges)
-        for mine, theirs in zip(qmodel.get_weights(), reference.get_weights(), strict=True):
-            np.testing.assert_array_equal(mine, theirs)
-    assert calibrator.traces == 6  # two passes, traced once per (bitwidth, ranges)
-
-
 def test_retarget_errors(data):
     model = conv_bn_model()
     qmodel = gq.quantize(model, bits=4)
@@ -104,5 +83,3 @@ def test_retarget_errors(data):
         retarget(qmodel, bits={"default": 4})
     with pytest.raises(ValueError, match="must be a quantize-aware model"):
         retarget(model, bits=4)
-    with pytest.raises(ValueError, match="yielded no batch"):
-        Calibrator(qmodel).calibrate(data[:0])
