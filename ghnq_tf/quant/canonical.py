@@ -12,7 +12,11 @@ quantizing, the model is rebuilt as one flat functional model in which
   the bias and activation (what tfmot's own transform computes, so the
   quantizer sits between the two convolutions as TFLite needs);
 * every element-wise TFOpLambda call (``x + 3.``) becomes an `ElementwiseOp`
-  layer of the same name (tfmot cannot re-create wrapped TFOpLambda layers).
+  layer of the same name (tfmot cannot re-create wrapped TFOpLambda layers);
+* a tensor a layer receives more than once (``Concatenate()([x, x, y])``) is
+  passed the second time through an `Identity` layer ``name.repeat1``
+  (tfmot's transforms look input layers up by name, so they drop a repeated
+  input and rewire the layer to fewer inputs than it was built for).
 
 The input model is never modified: layers are re-created from their configs
 and weights are copied.
@@ -45,6 +49,7 @@ TFOpLambda = _tf_op_lambda_class()
 
 DEPTHWISE_SUFFIX = "_depthwise"
 POINTWISE_SUFFIX = "_pointwise"
+REPEAT_SUFFIX = ".repeat"
 
 
 @dataclasses.dataclass
@@ -234,6 +239,7 @@ def _emit(model: keras.Model, inputs: list[Any], prefix: tuple[str, ...], rb: _R
             continue
         path = (*prefix, layer.name)
         args, kwargs = tf.nest.map_structure(resolve, (node.call_args, node.call_kwargs))
+        args, kwargs = _split_repeats((args, kwargs), canonical_name(path))
         if _is_nested(layer):
             flat_in = [t for t in tf.nest.flatten((args, kwargs)) if _is_keras_tensor(t)]
             outputs = _emit(layer, flat_in, path, rb)
@@ -245,9 +251,37 @@ def _emit(model: keras.Model, inputs: list[Any], prefix: tuple[str, ...], rb: _R
     return [tensors[id(t)] for t in model.outputs]
 
 
+def _split_repeats(structure: Any, name: str) -> Any:
+    """`structure` with every repeat of a tensor passed through a new `Identity`."""
+    seen: set[int] = set()
+    count = 0
+
+    def split(value: Any) -> Any:
+        nonlocal count
+        if not _is_keras_tensor(value):
+            return value
+        if id(value) not in seen:
+            seen.add(id(value))
+            return value
+        count += 1
+        return L.Identity(name=f"{name}{REPEAT_SUFFIX}{count}")(value)
+
+    return tf.nest.map_structure(split, structure)
+
+
+def _has_repeated_inputs(model: keras.Model) -> bool:
+    for node in _nodes(model):
+        inputs = [t for t in tf.nest.flatten(node.call_args) if _is_keras_tensor(t)]
+        inputs += [t for t in tf.nest.flatten(node.call_kwargs) if _is_keras_tensor(t)]
+        if len({id(t) for t in inputs}) < len(inputs):
+            return True
+    return False
+
+
 def needs_rebuild(model: keras.Model) -> bool:
-    """True when `model` has nested models, separable convolutions or TFOpLambda layers."""
-    return any(
+    """True when `model` has nested models, separable convolutions, TFOpLambda layers
+    or a layer that receives one tensor more than once."""
+    return _has_repeated_inputs(model) or any(
         _is_nested(layer) or type(layer) in (L.SeparableConv2D, TFOpLambda)
         for layer in model.layers
     )

@@ -64,7 +64,7 @@ OUTPUT_QUANTIZED = (
 )
 
 # Layers with nothing to quantize that tfmot's registry does not list.
-PASS_THROUGH = (L.GaussianNoise, L.GaussianDropout, L.AlphaDropout)
+PASS_THROUGH = (L.GaussianNoise, L.GaussianDropout, L.AlphaDropout, L.Identity)
 
 # Element-wise TFOpLambda symbols (`x + 3.`, `x * (1 / 6)` in hard-swish).
 TF_OP_SYMBOLS = frozenset(

@@ -45,6 +45,7 @@ _GRID_PRESERVING = (
     L.GaussianNoise,
     L.GaussianDropout,
     L.AlphaDropout,
+    L.Identity,
     L.ZeroPadding2D,
     L.Cropping2D,
     L.Reshape,

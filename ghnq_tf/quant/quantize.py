@@ -14,7 +14,7 @@ from typing import Any
 
 import tensorflow_model_optimization as tfmot
 
-from ghnq_tf._keras import check_tf_keras_model, keras
+from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant.bits import check_first_last_bits, parse_bits
 from ghnq_tf.quant.canonical import build_canonical, make_plan, needs_rebuild
@@ -101,4 +101,41 @@ def quantize(
     with quantize_scope():
         annotated = _tfmot_keras.quantize_annotate_model(flat)
         qmodel = _tfmot_keras.quantize_apply(annotated, scheme=PolicyQuantizeScheme(policy))
+    _check_wiring(flat, qmodel)
     return qmodel
+
+
+def _source_name(layer: Any) -> str:
+    """The name `layer` had in the model tfmot quantized."""
+    if isinstance(layer, _tfmot_keras.QuantizeWrapper):
+        return layer.layer.name
+    if type(layer).__name__ == "QuantizeLayer":  # the model-input quantizer
+        return _source_name(layer.inbound_nodes[0].inbound_layers)
+    return layer.name
+
+
+def _inbound_names(layer: Any, *, resolve: Any) -> list[list[str]]:
+    return [
+        [resolve(src) for src in tf.nest.flatten(node.inbound_layers)]
+        for node in layer.inbound_nodes
+    ]
+
+
+def _check_wiring(flat: keras.Model, qmodel: keras.Model) -> None:
+    """Raises if tfmot connected any layer to other inputs than `flat` does.
+
+    tfmot's graph transforms rewire the layers they match by name; a wrong
+    rewiring can keep every shape (two inputs of a Concatenate swapped) and
+    would silently compute another function.
+    """
+    quantized = {_source_name(layer): layer for layer in qmodel.layers}
+    for layer in flat.layers:
+        if isinstance(layer, keras.layers.InputLayer) or layer.name not in quantized:
+            continue
+        want = _inbound_names(layer, resolve=lambda src: src.name)
+        got = _inbound_names(quantized[layer.name], resolve=_source_name)
+        if want != got:
+            raise RuntimeError(
+                f"tfmot rewired layer {layer.name!r} while quantizing: its inputs are "
+                f"{got} instead of {want}. Please report this model to ghnq_tf."
+            )

@@ -66,6 +66,24 @@ def merges_model() -> keras.Model:
     return keras.Model(inputs, outputs, name="merges")
 
 
+def repeated_input_model() -> keras.Model:
+    """Layers that receive one tensor twice (a DARTS cell whose node is a skip).
+
+    tfmot's transforms drop a repeated input (test[32] of the search space
+    failed this way); `quantize` routes repeats through an Identity layer.
+    """
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    a = L.Conv2D(8, 3, padding="same", name="conv_a")(inputs)
+    b = L.Conv2D(8, 3, padding="same", name="conv_b")(inputs)
+    x = L.Concatenate(name="cat")([a, a, b])
+    x = L.Conv2D(8, 1, name="conv_c")(x)
+    x = L.Add(name="add")([x, x])
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(10, name="logits")(x)
+    return keras.Model(inputs, outputs, name="repeated_input")
+
+
 def pass_through_model() -> keras.Model:
     """Pre-processing, padding/cropping, reshapes and element-wise TFOpLambdas."""
     keras.utils.set_random_seed(0)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from quant_models import conv_bn_model, nested_model, pass_through_model
+from quant_models import conv_bn_model, nested_model, pass_through_model, repeated_input_model
 
 from ghnq_tf._keras import keras
 from ghnq_tf.quant.canonical import build_canonical, make_plan
@@ -11,7 +11,9 @@ from ghnq_tf.quant.tf_op_layer import ElementwiseOp
 L = keras.layers
 
 
-@pytest.mark.parametrize("builder", [conv_bn_model, nested_model, pass_through_model])
+@pytest.mark.parametrize(
+    "builder", [conv_bn_model, nested_model, pass_through_model, repeated_input_model]
+)
 def test_flat_model_is_exact(builder, images):
     model = builder()
     flat, _ = build_canonical(model)
@@ -50,3 +52,14 @@ def test_shared_layer_stays_shared(images):
     flat, _ = build_canonical(model)
     assert [layer.name for layer in flat.layers].count("shared") == 1
     np.testing.assert_array_equal(flat(images[:2]).numpy(), model(images[:2]).numpy())
+
+
+def test_repeated_inputs_pass_through_identity():
+    flat, _ = build_canonical(repeated_input_model())
+    inbound = {
+        layer.name: [src.name for src in layer.inbound_nodes[0].inbound_layers]
+        for layer in flat.layers
+        if layer.name in ("cat", "add")
+    }
+    assert inbound == {"cat": ["conv_a", "cat.repeat1", "conv_b"], "add": ["conv_c", "add.repeat1"]}
+    assert type(flat.get_layer("cat.repeat1")) is L.Identity

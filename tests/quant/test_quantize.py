@@ -1,5 +1,7 @@
 """`quantize`: every supported layer type, policies, errors, input left untouched."""
 
+import importlib
+
 import numpy as np
 import pytest
 from quant_models import (
@@ -9,6 +11,7 @@ from quant_models import (
     merges_model,
     nested_model,
     pass_through_model,
+    repeated_input_model,
     weights_of,
 )
 
@@ -36,6 +39,7 @@ BUILDERS = {
     "merges": merges_model,
     "pass_through": pass_through_model,
     "nested": nested_model,
+    "repeated_input": repeated_input_model,
 }
 
 
@@ -74,6 +78,21 @@ def test_8_bit_model_is_close_to_float(name, images):
     got = qmodel(images[:16], training=False).numpy()
     scale = np.abs(expected).max()
     assert np.abs(got - expected).max() < 0.1 * scale
+
+
+def test_tfmot_rewiring_is_an_error_not_a_silent_change(monkeypatch):
+    # Without the Identity on the repeated input, tfmot's ConcatTransform rewires
+    # `cat` to [conv_a, conv_b]: with no weight after it, the shapes would change
+    # silently (16 channels instead of 24).
+    inputs = keras.Input((8, 8, 3))
+    a = L.Conv2D(8, 1, name="a")(inputs)
+    b = L.Conv2D(8, 1, name="b")(inputs)
+    model = keras.Model(inputs, L.Concatenate(name="cat")([a, a, b]))
+    assert quantize(model, bits=8).output_shape == (None, 8, 8, 24)
+    quantize_module = importlib.import_module("ghnq_tf.quant.quantize")
+    monkeypatch.setattr(quantize_module, "needs_rebuild", lambda model: False)
+    with pytest.raises(RuntimeError, match=r"rewired layer 'cat'.*\['a', 'b'\]"):
+        quantize(model, bits=8)
 
 
 def test_batch_norm_is_kept_after_conv(model):
