@@ -3,7 +3,8 @@
 `PolicyQuantizeScheme(policy)` behaves like tfmot's
 `DefaultNBitQuantizeScheme(num_bits_weight=w, num_bits_activation=a)` (same
 layout transforms: Conv/Dense + BatchNorm (+ ReLU) fusion patterns, concat
-handling, input quantizer) with three differences:
+handling, input quantizer; run by `ghnq_tf.quant.layout` so that no layer's
+inputs are reordered) with three differences:
 
 * every layer gets the bits its `ResolvedPolicy` entry says (the N-bit
   transforms run at the default bits, then the configs they attached are
@@ -35,10 +36,10 @@ from tensorflow_model_optimization.python.core.quantization.keras.experimental.d
 from ghnq_tf._keras import keras
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant import layers as qlayers
+from ghnq_tf.quant.layout import apply_n_bit_layout
 from ghnq_tf.quant.policy import ResolvedPolicy
 
 _tfmot_keras = tfmot.quantization.keras
-_n_bit = _tfmot_keras.experimental.default_n_bit
 
 
 class PolicyQuantizeRegistry(_tfmot_keras.QuantizeRegistry):
@@ -92,10 +93,7 @@ class PolicyLayoutTransform(_tfmot_keras.QuantizeLayoutTransform):
 
     def apply(self, model: keras.Model, layer_quantize_map: dict) -> tuple[keras.Model, dict]:
         w, a = self.policy.default
-        transform = _n_bit.DefaultNBitQuantizeLayoutTransform(
-            num_bits_weight=w, num_bits_activation=a
-        )
-        model, layer_quantize_map = transform.apply(model, layer_quantize_map)
+        model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=w, a=a)
         for layer in model.layers:
             if isinstance(layer, quantize_layer.QuantizeLayer) and layer.quantizer is not None:
                 layer.quantizer.num_bits = self.policy.input_bits
