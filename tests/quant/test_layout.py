@@ -34,7 +34,7 @@ def _layout(builder, transform):
     layer_map = {layer.name: {} for layer in model.layers}
     out, out_map = transform(model, layer_map)
     inbound = {
-        layer.name: [src.name for src in tf_flatten(layer.inbound_nodes[0].inbound_layers)]
+        layer.name: [src.name for src in _as_list(layer.inbound_nodes[0].inbound_layers)]
         for layer in out.layers
         if layer.inbound_nodes and layer.inbound_nodes[0].inbound_layers
     }
@@ -42,7 +42,7 @@ def _layout(builder, transform):
     return inbound, configs
 
 
-def tf_flatten(value):
+def _as_list(value):
     return value if isinstance(value, list) else [value]
 
 
