@@ -82,7 +82,9 @@ def _is_nested(layer: Any) -> bool:
     return isinstance(layer, keras.Model) and getattr(layer, "_is_graph_network", False)
 
 
-def _nodes(model: keras.Model) -> Iterator[Any]:
+def nodes(model: keras.Model) -> Iterator[Any]:
+    """The call nodes of `model` (its own, not other models' calls of its layers),
+    inputs first."""
     for depth in sorted(model._nodes_by_depth, reverse=True):
         yield from model._nodes_by_depth[depth]
 
@@ -102,7 +104,7 @@ def walk_layers(
 
 
 def _walk(model: keras.Model, prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    for node in _nodes(model):
+    for node in nodes(model):
         layer = node.layer
         if isinstance(layer, L.InputLayer):
             continue
@@ -233,7 +235,7 @@ def _emit(model: keras.Model, inputs: list[Any], prefix: tuple[str, ...], rb: _R
     def resolve(value: Any) -> Any:
         return tensors[id(value)] if _is_keras_tensor(value) else value
 
-    for node in _nodes(model):
+    for node in nodes(model):
         layer = node.layer
         if isinstance(layer, L.InputLayer):
             continue
@@ -270,7 +272,7 @@ def _split_repeats(structure: Any, name: str) -> Any:
 
 
 def _has_repeated_inputs(model: keras.Model) -> bool:
-    for node in _nodes(model):
+    for node in nodes(model):
         inputs = [t for t in tf.nest.flatten(node.call_args) if _is_keras_tensor(t)]
         inputs += [t for t in tf.nest.flatten(node.call_kwargs) if _is_keras_tensor(t)]
         if len({id(t) for t in inputs}) < len(inputs):

@@ -17,7 +17,7 @@ import tensorflow_model_optimization as tfmot
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant.bits import check_first_last_bits, parse_bits
-from ghnq_tf.quant.canonical import build_canonical, make_plan, needs_rebuild
+from ghnq_tf.quant.canonical import build_canonical, make_plan, needs_rebuild, nodes
 from ghnq_tf.quant.layers import check_supported
 from ghnq_tf.quant.policy import check_policy_names, resolve_policy
 from ghnq_tf.quant.schemes import PolicyQuantizeScheme
@@ -105,20 +105,32 @@ def quantize(
     return qmodel
 
 
+def _is_quantize_layer(layer: Any) -> bool:
+    return type(layer).__name__ == "QuantizeLayer"  # tfmot's model-input quantizer
+
+
 def _source_name(layer: Any) -> str:
     """The name `layer` had in the model tfmot quantized."""
     if isinstance(layer, _tfmot_keras.QuantizeWrapper):
         return layer.layer.name
-    if type(layer).__name__ == "QuantizeLayer":  # the model-input quantizer
+    if _is_quantize_layer(layer):
         return _source_name(layer.inbound_nodes[0].inbound_layers)
     return layer.name
 
 
-def _inbound_names(layer: Any, *, resolve: Any) -> list[list[str]]:
-    return [
-        [resolve(src) for src in tf.nest.flatten(node.inbound_layers)]
-        for node in layer.inbound_nodes
-    ]
+def _wiring(model: keras.Model) -> dict[str, list[list[str]]]:
+    """Layer name → the input layer names of each of its calls in `model`.
+
+    Only the calls made in `model` count (a layer may also have been called
+    in another model).
+    """
+    wiring: dict[str, list[list[str]]] = {}
+    for node in nodes(model):
+        if isinstance(node.layer, keras.layers.InputLayer) or _is_quantize_layer(node.layer):
+            continue
+        sources = [_source_name(src) for src in tf.nest.flatten(node.inbound_layers)]
+        wiring.setdefault(_source_name(node.layer), []).append(sources)
+    return {name: sorted(calls) for name, calls in wiring.items()}
 
 
 def _check_wiring(flat: keras.Model, qmodel: keras.Model) -> None:
@@ -128,14 +140,10 @@ def _check_wiring(flat: keras.Model, qmodel: keras.Model) -> None:
     rewiring can keep every shape (two inputs of a Concatenate swapped) and
     would silently compute another function.
     """
-    quantized = {_source_name(layer): layer for layer in qmodel.layers}
-    for layer in flat.layers:
-        if isinstance(layer, keras.layers.InputLayer) or layer.name not in quantized:
-            continue
-        want = _inbound_names(layer, resolve=lambda src: src.name)
-        got = _inbound_names(quantized[layer.name], resolve=_source_name)
-        if want != got:
+    got = _wiring(qmodel)
+    for name, want in _wiring(flat).items():
+        if name in got and got[name] != want:
             raise RuntimeError(
-                f"tfmot rewired layer {layer.name!r} while quantizing: its inputs are "
-                f"{got} instead of {want}. Please report this model to ghnq_tf."
+                f"tfmot rewired layer {name!r} while quantizing: its inputs are "
+                f"{got[name]} instead of {want}. Please report this model to ghnq_tf."
             )

@@ -95,6 +95,17 @@ def test_tfmot_rewiring_is_an_error_not_a_silent_change(monkeypatch):
         quantize(model, bits=8)
 
 
+def test_layer_also_called_in_another_model_quantizes(images):
+    # The wiring check only counts the calls made in the quantized model.
+    conv, head = L.Conv2D(4, 3, name="shared_conv"), L.GlobalAveragePooling2D(name="gap")
+    inputs = keras.Input((16, 16, 3))
+    model = keras.Model(inputs, head(conv(inputs)))
+    other = keras.Input((8, 8, 3))
+    keras.Model(other, conv(other))
+    assert len(conv.inbound_nodes) == 2
+    assert quantize(model, bits=8)(images[:2]).shape == (2, 4)
+
+
 def test_batch_norm_is_kept_after_conv(model):
     qmodel = quantize(model, bits=4)
     inner = {getattr(layer, "layer", layer).name: layer for layer in qmodel.layers}
