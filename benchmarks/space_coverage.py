@@ -25,8 +25,9 @@ import tensorflow_model_optimization as tfmot  # noqa: E402
 from _common import save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
-from ghnq_tf._keras import keras, tf  # noqa: E402
+from ghnq_tf._keras import keras  # noqa: E402
 from ghnq_tf.quant.canonical import _has_repeated_inputs, build_canonical  # noqa: E402
+from ghnq_tf.quant.quantize import rewired_layers  # noqa: E402
 
 _n_bit = tfmot.quantization.keras.experimental.default_n_bit
 
@@ -35,24 +36,13 @@ def _tfmot_rewires(model: keras.Model) -> bool:
     """Would tfmot's stock N-bit layout connect a layer to other inputs?
 
     Checked on the flat copy `gq.quantize` hands to tfmot (repeated inputs
-    already pass through an Identity), model inputs left out of the comparison
-    (tfmot puts its input quantizer after them).
+    already pass through an Identity).
     """
     flat = build_canonical(model)[0]
     layout, _ = _n_bit.DefaultNBitQuantizeLayoutTransform(8, 8).apply(
         flat, {layer.name: {} for layer in flat.layers}
     )
-    names = {layer.name for layer in flat.layers if not isinstance(layer, keras.layers.InputLayer)}
-    for layer in layout.layers:
-        if layer.name not in names or not layer.inbound_nodes:
-            continue
-        sources = tf.nest.flatten(layer.inbound_nodes[0].inbound_layers)
-        want = tf.nest.flatten(flat.get_layer(layer.name).inbound_nodes[0].inbound_layers)
-        if [s.name for s in sources if s.name in names] != [
-            w.name for w in want if w.name in names
-        ]:
-            return True
-    return False
+    return bool(rewired_layers(flat, layout))
 
 
 def _check(spec: object, bits: int) -> tuple[dict[str, float], bool, bool]:

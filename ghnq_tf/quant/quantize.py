@@ -133,17 +133,34 @@ def _wiring(model: keras.Model) -> dict[str, list[list[str]]]:
     return {name: sorted(calls) for name, calls in wiring.items()}
 
 
-def _check_wiring(flat: keras.Model, qmodel: keras.Model) -> None:
-    """Raises if tfmot connected any layer to other inputs than `flat` does.
+def rewired_layers(
+    flat: keras.Model, transformed: keras.Model
+) -> dict[str, tuple[list[list[str]], list[list[str]]]]:
+    """Layers tfmot connected to other inputs than `flat` does.
 
     tfmot's graph transforms rewire the layers they match by name; a wrong
     rewiring can keep every shape (two inputs of a Concatenate swapped) and
     would silently compute another function.
+
+    Args:
+        flat: the model handed to tfmot.
+        transformed: tfmot's output (a layout-transformed or quantized model).
+
+    Returns:
+        layer name → (its inputs in `transformed`, its inputs in `flat`).
     """
-    got = _wiring(qmodel)
-    for name, want in _wiring(flat).items():
-        if name in got and got[name] != want:
-            raise RuntimeError(
-                f"tfmot rewired layer {name!r} while quantizing: its inputs are "
-                f"{got[name]} instead of {want}. Please report this model to ghnq_tf."
-            )
+    got = _wiring(transformed)
+    return {
+        name: (got[name], want)
+        for name, want in _wiring(flat).items()
+        if name in got and got[name] != want
+    }
+
+
+def _check_wiring(flat: keras.Model, qmodel: keras.Model) -> None:
+    """Raises if tfmot rewired any layer of `flat` (see `rewired_layers`)."""
+    for name, (got, want) in rewired_layers(flat, qmodel).items():
+        raise RuntimeError(
+            f"tfmot rewired layer {name!r} while quantizing: its inputs are "
+            f"{got} instead of {want}. Please report this model to ghnq_tf."
+        )
