@@ -26,7 +26,7 @@ from _common import save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras  # noqa: E402
-from ghnq_tf.quant.canonical import _has_repeated_inputs, build_canonical  # noqa: E402
+from ghnq_tf.quant.canonical import build_canonical, has_repeated_inputs  # noqa: E402
 from ghnq_tf.quant.quantize import rewired_layers  # noqa: E402
 
 _n_bit = tfmot.quantization.keras.experimental.default_n_bit
@@ -56,7 +56,7 @@ def _check(spec: object, bits: int) -> tuple[dict[str, float], bool, bool]:
     start = time.perf_counter()
     gq.quantize(model, bits=bits)
     times["quantize"] = time.perf_counter() - start
-    return times, _has_repeated_inputs(model), _tfmot_rewires(model)
+    return times, has_repeated_inputs(model), _tfmot_rewires(model)
 
 
 def main() -> None:

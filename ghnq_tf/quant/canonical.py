@@ -271,7 +271,13 @@ def _split_repeats(structure: Any, name: str) -> Any:
     return tf.nest.map_structure(split, structure)
 
 
-def _has_repeated_inputs(model: keras.Model) -> bool:
+def has_repeated_inputs(model: keras.Model) -> bool:
+    """True when a layer of `model` receives one tensor more than once.
+
+    Example: `Concatenate()([x, x, y])`. tfmot's transforms see such a layer
+    with fewer inputs than it has, so `build_canonical` splits each repeat
+    through an `Identity` layer first.
+    """
     for node in nodes(model):
         inputs = [t for t in tf.nest.flatten(node.call_args) if _is_keras_tensor(t)]
         inputs += [t for t in tf.nest.flatten(node.call_kwargs) if _is_keras_tensor(t)]
@@ -283,7 +289,7 @@ def _has_repeated_inputs(model: keras.Model) -> bool:
 def needs_rebuild(model: keras.Model) -> bool:
     """True when `model` has nested models, separable convolutions, TFOpLambda layers
     or a layer that receives one tensor more than once."""
-    return _has_repeated_inputs(model) or any(
+    return has_repeated_inputs(model) or any(
         _is_nested(layer) or type(layer) in (L.SeparableConv2D, TFOpLambda)
         for layer in model.layers
     )

@@ -5,7 +5,7 @@ import pytest
 from quant_models import conv_bn_model, nested_model, pass_through_model, repeated_input_model
 
 from ghnq_tf._keras import keras
-from ghnq_tf.quant.canonical import build_canonical, make_plan
+from ghnq_tf.quant.canonical import build_canonical, has_repeated_inputs, make_plan
 from ghnq_tf.quant.tf_op_layer import ElementwiseOp
 
 L = keras.layers
@@ -63,3 +63,10 @@ def test_repeated_inputs_pass_through_identity():
     }
     assert inbound == {"cat": ["conv_a", "cat.repeat1", "conv_b"], "add": ["conv_c", "add.repeat1"]}
     assert type(flat.get_layer("cat.repeat1")) is L.Identity
+
+
+def test_has_repeated_inputs_until_split():
+    model = repeated_input_model()
+    assert has_repeated_inputs(model)
+    assert not has_repeated_inputs(build_canonical(model)[0])
+    assert not has_repeated_inputs(conv_bn_model())
