@@ -76,6 +76,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output", "-o", required=True, help="output directory")
     p.add_argument("--no-resume", action="store_true", help="overwrite an earlier run in --output")
+    p.add_argument(
+        "--skip-failures",
+        action="store_true",
+        help="record an architecture that fails and go on (default: stop the run)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate)
     return p
@@ -113,6 +118,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         output_dir=args.output,
         resume=not args.no_resume,
+        skip_failures=args.skip_failures,
         progress=not args.no_progress,
     )
     print()

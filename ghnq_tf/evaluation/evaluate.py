@@ -18,9 +18,11 @@ split. Work is shared wherever the result cannot change:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,47 @@ def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _run_isolating_failures(
+    run: Any, archs: list[Any], units: dict[str, int], count: list[int], bar: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Runs a chunk; if it raises, each architecture alone, recording failures.
+
+    Args:
+        run: `run_chunk` with every argument but the architectures bound.
+        archs: the chunk.
+        units: {name: progress-bar units of one architecture}.
+        count: the progress bar's position (a one-item list, updated here):
+            set back to the chunk's start before the retries and moved past
+            each failed architecture, so the bar still ends at its total.
+        bar: the `keras.utils.Progbar`, or None.
+
+    Returns:
+        (records of the architectures that ran, failures: `{**info, index,
+        name, error}` of the ones that raised).
+    """
+    start = count[0]
+    try:
+        return run(archs), []
+    except Exception as err:  # noqa: BLE001 - a per-network error is recorded, not raised
+        if len(archs) == 1:
+            arch = archs[0]
+            failure = {**arch.info, "index": arch.index, "name": arch.name}
+            failure["error"] = f"{type(err).__name__}: {err}"
+            warnings.warn(f"{arch.name} failed and is skipped: {failure['error']}", stacklevel=3)
+            count[0] = start + units[arch.name]
+            if bar is not None:
+                bar.update(count[0])
+            return [], [failure]
+    records, failures = [], []
+    for arch in archs:
+        count[0] = start
+        part, failed = _run_isolating_failures(run, [arch], units, count, bar)
+        records += part
+        failures += failed
+        start += units[arch.name]
+    return records, failures
+
+
 def evaluate(
     ghn: Any,
     *,
@@ -104,6 +147,7 @@ def evaluate(
     seed: int = 0,
     output_dir: str | os.PathLike | None = None,
     resume: bool = True,
+    skip_failures: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Top-1 of GHN-predicted parameters after quantization, beside baselines.
@@ -158,6 +202,10 @@ def evaluate(
             `evaluation.png` (rewritten after every chunk of architectures).
         resume: reuse the finished architectures of an `evaluation.json` in
             `output_dir` made with the same settings.
+        skip_failures: when an architecture fails (an exception while it is
+            built, quantized, predicted or evaluated), record it in `failed`
+            and go on with the next, instead of stopping the run. Failed
+            architectures are retried on resume.
         progress: show a progress bar.
 
     Returns:
@@ -168,7 +216,9 @@ def evaluate(
         bitwidth), `seconds` (this call's wall time), `resumed_seconds` (the
         summed per-architecture time of the architectures reused from an
         earlier run), `majority_share` (the top-1 of always predicting the
-        commonest test label: chance on these test images) and `complete`.
+        commonest test label: chance on these test images), `failed` (the
+        architectures that raised, with the error; empty unless
+        `skip_failures`) and `complete`.
 
     Raises:
         ValueError: for an unknown split or baseline, `bits` outside 2..8, a
@@ -255,6 +305,7 @@ def evaluate(
     names = [f"ghn_w{b}" for b in bits]
     bar = keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if progress else None
     count, sums, resumed_seconds = [0], {b: [0.0, 0] for b in bits}, [0.0]
+    failed: list[dict[str, Any]] = []
 
     def tick(method: str, b: int, accuracy: float) -> None:
         count[0] += 1
@@ -273,6 +324,7 @@ def evaluate(
             "seconds": time.perf_counter() - start,
             "resumed_seconds": resumed_seconds[0],
             "majority_share": source.majority_share(),
+            "failed": failed,
             "complete": complete,
         }
 
@@ -284,19 +336,24 @@ def evaluate(
         resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
         count[0] += sum(len(v) for r in resumed for v in r["accuracy"].values())
         if todo:
-            records.extend(
-                run_chunk(
-                    todo,
-                    bits=bits,
-                    methods=methods,
-                    predictors=predictors,
-                    source=source,
-                    budget=budget,
-                    batch_size=batch_size,
-                    seed=seed,
-                    tick=tick,
-                )
+            run = functools.partial(
+                run_chunk,
+                bits=bits,
+                methods=methods,
+                predictors=predictors,
+                source=source,
+                budget=budget,
+                batch_size=batch_size,
+                seed=seed,
+                tick=tick,
             )
+            if skip_failures:
+                units = {a.name: per_arch + len(bits) * (a.index < budget.archs) for a in todo}
+                done_records, errors = _run_isolating_failures(run, todo, units, count, bar)
+                records.extend(done_records)
+                failed.extend(errors)
+            else:
+                records.extend(run(todo))
             records.sort(key=lambda r: r["index"])
         if output_dir is not None:
             write_outputs(result(complete=first + ghn_batch >= len(archs)), output_dir)

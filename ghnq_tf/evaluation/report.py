@@ -151,6 +151,10 @@ def markdown(result: dict[str, Any]) -> str:
                 else f"{_percent(cell['mean'])} ± {_percent(cell['std'])} ({_percent(cell['max'])})"
             )
         lines.append(f"| {LABELS.get(method, method)} | {count} | " + " | ".join(cells) + " |")
+    failed = result.get("failed", [])
+    if failed:
+        lines += ["", f"Failed, not in the table ({len(failed)}):"]
+        lines += [f"- `{f['name']}`: {f['error']}" for f in failed]
     budget = config.get("qat_scratch")
     if budget:
         lines += [

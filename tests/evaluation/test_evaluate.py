@@ -175,6 +175,46 @@ def test_resume_reuses_finished_architectures(run, ghn):
         evaluate(_tiny_ghn(2), split=SPECS, data="digits", image_size=SIDE, output_dir=out)
 
 
+def _fail_without_batch_norm(monkeypatch):
+    """Makes `gq.quantize` raise inside the evaluation for BN-free networks (`arch[1]`)."""
+    from ghnq_tf.evaluation import runner
+
+    real = runner.quantize
+
+    def quantize(model, **kwargs):
+        if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
+            raise RuntimeError("no batch norm here")
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(runner, "quantize", quantize)
+
+
+def test_skip_failures_records_the_failure_and_goes_on(run, ghn, tmp_path, monkeypatch):
+    result, _ = run
+    kwargs = {**_run_kwargs(tmp_path), "baselines": [], "float_ghn": None, "ghn_batch": 2}
+    with monkeypatch.context() as patch:
+        _fail_without_batch_norm(patch)
+        with pytest.raises(RuntimeError, match="no batch norm here"):
+            evaluate(ghn, **{**kwargs, "output_dir": None})
+        with pytest.warns(UserWarning, match=r"arch\[1\] failed and is skipped"):
+            skipped = evaluate(ghn, **kwargs, skip_failures=True)
+    # The 2-network chunk failed; arch[0] was rerun alone and gives the full run's figures.
+    assert skipped["complete"] and [r["name"] for r in skipped["archs"]] == ["arch[0]"]
+    assert [(f["name"], f["error"]) for f in skipped["failed"]] == [
+        ("arch[1]", "RuntimeError: no batch norm here")
+    ]
+    for b in (8, 2):
+        got = skipped["methods"]["ghn"][b]["per_arch"]
+        assert list(got) == ["arch[0]"]
+        assert abs(got["arch[0]"] - result["methods"]["ghn"][b]["per_arch"]["arch[0]"]) <= 1 / LIMIT
+    table = (tmp_path / "evaluation.md").read_text()
+    assert "- `arch[1]`: RuntimeError: no batch norm here" in table
+    # Resuming retries only the failed network, which now runs.
+    again = evaluate(ghn, **kwargs, skip_failures=True)
+    assert again["failed"] == [] and [r["name"] for r in again["archs"]] == ["arch[0]", "arch[1]"]
+    assert again["resumed_seconds"] == pytest.approx(skipped["archs"][0]["seconds"])
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -222,7 +262,7 @@ def test_qat_scratch_and_the_command(ghn, tmp_path, capsys):
         + ["--calibration-steps", "2", "--calibration-batch-size", "32"]
         + ["--baselines", "random", "qat_scratch", "--scratch-archs", "1"]
         + ["--scratch-steps", "40", "--scratch-batch-size", "32", "--no-progress"]
-        + ["--ghn-batch", "1"]
+        + ["--ghn-batch", "1", "--skip-failures"]
         + ["--output", str(tmp_path / "out")]
     )
     assert args.func(args) == 0
@@ -230,7 +270,7 @@ def test_qat_scratch_and_the_command(ghn, tmp_path, capsys):
     assert "| QAT from scratch | 1 |" in printed and "40 steps of 32 images" in printed
     result = json.loads((tmp_path / "out" / "evaluation.json").read_text())
     assert result["config"]["qat_scratch"]["steps"] == 40
-    assert result["config"]["ghn_batch"] == 1
+    assert result["config"]["ghn_batch"] == 1 and result["failed"] == []
     assert result["config"]["ghn"]["source"] == str(path)
     trained = result["methods"]["qat_scratch"]["8"]["mean"]
     assert trained > max(0.3, result["methods"]["random"]["8"]["mean"])  # it learned
