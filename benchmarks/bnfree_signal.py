@@ -11,11 +11,16 @@ whether rescaling the kernels brings the accuracy back:
 
 * `predicted`: the GHN's parameters (`match_init_scale` applied, as in
   `gq.predict`);
-* `kernels_x2`: every hidden kernel doubled (more than the √2 per layer
-  that separates the decoder's fan-in scale from He's);
+* `kernels_x2`: every hidden linear layer's kernel doubled (a separable
+  convolution's depthwise one): more than the √2 per layer that separates
+  the decoder's fan-in scale from He's;
 * `lsuv`: in topological order, each hidden kernel scaled so that its
   output's signal equals its input's (LSUV-style, on 128 training images);
 * `lsuv_no_classifier_bias`: the same with the classifier's bias zeroed.
+
+Batch-norm statistics are re-set after each rescaling; inside the LSUV pass
+they are the predicted network's, so `lsuv` means little for a network with
+batch norm (whose kernels' scale it divides out anyway).
 
 Run: `.venv/bin/python benchmarks/bnfree_signal.py --indices 23 50 0`
 (saves `benchmarks/results/bnfree_signal.json`; `test[0]` has batch norm,
