@@ -83,14 +83,14 @@ def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_isolating_failures(
-    run: Any, archs: list[Any], units: dict[str, int], count: list[int], bar: Any
+    run: Any, archs: list[Any], units: Any, count: list[int], bar: Any
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Runs a chunk; if it raises, each architecture alone, recording failures.
 
     Args:
         run: `run_chunk` with every argument but the architectures bound.
         archs: the chunk.
-        units: {name: progress-bar units of one architecture}.
+        units: arch → its progress-bar units (evaluations it ticks).
         count: the progress bar's position (a one-item list, updated here):
             set back to the chunk's start before the retries and moved past
             each failed architecture, so the bar still ends at its total.
@@ -109,7 +109,7 @@ def _run_isolating_failures(
             failure = {**arch.info, "index": arch.index, "name": arch.name}
             failure["error"] = f"{type(err).__name__}: {err}"
             warnings.warn(f"{arch.name} failed and is skipped: {failure['error']}", stacklevel=3)
-            count[0] = start + units[arch.name]
+            count[0] = start + units(arch)
             if bar is not None:
                 bar.update(count[0])
             return [], [failure]
@@ -119,7 +119,7 @@ def _run_isolating_failures(
         part, failed = _run_isolating_failures(run, [arch], units, count, bar)
         records += part
         failures += failed
-        start += units[arch.name]
+        start += units(arch)
     return records, failures
 
 
@@ -301,7 +301,11 @@ def evaluate(
     start = time.perf_counter()
     records: list[dict[str, Any]] = []
     per_arch = len(bits) * len([m for m in methods if m != bl.QAT_SCRATCH])
-    total = len(archs) * per_arch + min(budget.archs, len(archs)) * len(bits)
+
+    def units(arch: Any) -> int:  # evaluations one architecture ticks
+        return per_arch + len(bits) * (arch.index < budget.archs)
+
+    total = sum(units(a) for a in archs)
     names = [f"ghn_w{b}" for b in bits]
     bar = keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if progress else None
     count, sums, resumed_seconds = [0], {b: [0.0, 0] for b in bits}, [0.0]
@@ -348,7 +352,6 @@ def evaluate(
                 tick=tick,
             )
             if skip_failures:
-                units = {a.name: per_arch + len(bits) * (a.index < budget.archs) for a in todo}
                 done_records, errors = _run_isolating_failures(run, todo, units, count, bar)
                 records.extend(done_records)
                 failed.extend(errors)
