@@ -82,8 +82,49 @@ def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+class _Progress:
+    """The progress bar: its position and the running mean GHN top-1 per bitwidth.
+
+    Args:
+        total: evaluations the run makes (resumed ones included).
+        bits: the bitwidths.
+        show: draw a `keras.utils.Progbar` (else only count).
+    """
+
+    def __init__(self, total: int, bits: Sequence[int], *, show: bool) -> None:
+        self.count = 0
+        self.sums = {b: [0.0, 0] for b in bits}
+        names = [f"ghn_w{b}" for b in bits]
+        self.bar = (
+            keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if show else None
+        )
+
+    def tick(self, method: str, b: int, accuracy: float, *, show: bool = True) -> None:
+        """One evaluation done: `method`'s top-1 at `b` bits."""
+        self.count += 1
+        if method == bl.GHN:
+            self.sums[b][0] += accuracy
+            self.sums[b][1] += 1
+        if show:
+            self.show()
+
+    def show(self) -> None:
+        if self.bar is not None:
+            means = [(f"ghn_w{b}", s / n) for b, (s, n) in self.sums.items() if n]
+            self.bar.update(self.count, values=means)
+
+    def state(self) -> tuple[int, dict[int, tuple[float, int]]]:
+        return self.count, {b: (s, n) for b, (s, n) in self.sums.items()}
+
+    def restore(self, state: tuple[int, dict[int, tuple[float, int]]], *, skip: int = 0) -> None:
+        """Back to `state` (dropping a failed run's ticks), then `skip` units on."""
+        self.count = state[0] + skip
+        self.sums = {b: [s, n] for b, (s, n) in state[1].items()}
+        self.show()
+
+
 def _run_isolating_failures(
-    run: Any, archs: list[Any], units: Any, count: list[int], bar: Any
+    run: Any, archs: list[Any], units: Any, progress: _Progress
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Runs a chunk; if it raises, each architecture alone, recording failures.
 
@@ -91,16 +132,15 @@ def _run_isolating_failures(
         run: `run_chunk` with every argument but the architectures bound.
         archs: the chunk.
         units: arch → its progress-bar units (evaluations it ticks).
-        count: the progress bar's position (a one-item list, updated here):
-            set back to the chunk's start before the retries and moved past
-            each failed architecture, so the bar still ends at its total.
-        bar: the `keras.utils.Progbar`, or None.
+        progress: the `_Progress`. A failed run's ticks are taken back, so
+            the running means hold finished networks only, and the bar moves
+            past a failed architecture so that it still ends at its total.
 
     Returns:
         (records of the architectures that ran, failures: `{**info, index,
         name, error}` of the ones that raised).
     """
-    start = count[0]
+    start = progress.state()
     try:
         return run(archs), []
     except Exception as err:  # noqa: BLE001 - a per-network error is recorded, not raised
@@ -109,17 +149,14 @@ def _run_isolating_failures(
             failure = {**arch.info, "index": arch.index, "name": arch.name}
             failure["error"] = f"{type(err).__name__}: {err}"
             warnings.warn(f"{arch.name} failed and is skipped: {failure['error']}", stacklevel=3)
-            count[0] = start + units(arch)
-            if bar is not None:
-                bar.update(count[0])
+            progress.restore(start, skip=units(arch))
             return [], [failure]
+    progress.restore(start)
     records, failures = [], []
     for arch in archs:
-        count[0] = start
-        part, failed = _run_isolating_failures(run, [arch], units, count, bar)
+        part, failed = _run_isolating_failures(run, [arch], units, progress)
         records += part
         failures += failed
-        start += units(arch)
     return records, failures
 
 
@@ -305,20 +342,9 @@ def evaluate(
     def units(arch: Any) -> int:  # evaluations one architecture ticks
         return per_arch + len(bits) * (arch.index < budget.archs)
 
-    total = sum(units(a) for a in archs)
-    names = [f"ghn_w{b}" for b in bits]
-    bar = keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if progress else None
-    count, sums, resumed_seconds = [0], {b: [0.0, 0] for b in bits}, [0.0]
+    tracker = _Progress(sum(units(a) for a in archs), bits, show=progress)
     failed: list[dict[str, Any]] = []
-
-    def tick(method: str, b: int, accuracy: float) -> None:
-        count[0] += 1
-        if method == bl.GHN:
-            sums[b][0] += accuracy
-            sums[b][1] += 1
-        if bar is not None:
-            means = [(f"ghn_w{k}", s / n) for k, (s, n) in sums.items() if n]
-            bar.update(count[0], values=means)
+    resumed_seconds = [0.0]
 
     def result(complete: bool) -> dict[str, Any]:
         return {
@@ -338,7 +364,10 @@ def evaluate(
         resumed = [done[a.name] for a in chunk if a.name in done]
         records.extend(resumed)
         resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
-        count[0] += sum(len(v) for r in resumed for v in r["accuracy"].values())
+        for r in resumed:
+            for method, values in r["accuracy"].items():
+                for b, accuracy in values.items():
+                    tracker.tick(method, b, accuracy, show=False)
         if todo:
             run = functools.partial(
                 run_chunk,
@@ -349,10 +378,10 @@ def evaluate(
                 budget=budget,
                 batch_size=batch_size,
                 seed=seed,
-                tick=tick,
+                tick=tracker.tick,
             )
             if skip_failures:
-                done_records, errors = _run_isolating_failures(run, todo, units, count, bar)
+                done_records, errors = _run_isolating_failures(run, todo, units, tracker)
                 records.extend(done_records)
                 failed.extend(errors)
             else:

@@ -9,7 +9,7 @@ import pytest
 import ghnq_tf as gq
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.evaluation.cli import add_parser
-from ghnq_tf.evaluation.evaluate import evaluate
+from ghnq_tf.evaluation.evaluate import _Progress, evaluate
 from ghnq_tf.hypernet.predict import target_list
 from ghnq_tf.training.two_tape import inject
 
@@ -213,6 +213,21 @@ def test_skip_failures_records_the_failure_and_goes_on(run, ghn, tmp_path, monke
     again = evaluate(ghn, **kwargs, skip_failures=True)
     assert again["failed"] == [] and [r["name"] for r in again["archs"]] == ["arch[0]", "arch[1]"]
     assert again["resumed_seconds"] == pytest.approx(skipped["archs"][0]["seconds"])
+
+
+def test_progress_takes_back_a_failed_runs_ticks():
+    # What `skip_failures` relies on: a failed network's partial figures leave
+    # the running means, and the bar moves past its units.
+    progress = _Progress(7, (8, 4), show=False)
+    progress.tick("ghn", 8, 0.5)
+    before = progress.state()
+    progress.tick("ghn", 8, 0.1)
+    progress.tick("random", 4, 0.1)
+    progress.restore(before, skip=3)
+    assert progress.count == 4
+    assert progress.sums == {8: [0.5, 1], 4: [0.0, 0]}
+    progress.tick("ghn", 4, 0.25)
+    assert progress.sums[4] == [0.25, 1] and before[1][4] == (0.0, 0)
 
 
 @pytest.mark.parametrize(
