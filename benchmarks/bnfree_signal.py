@@ -23,8 +23,8 @@ they are the predicted network's, so `lsuv` means little for a network with
 batch norm (whose kernels' scale it divides out anyway).
 
 Run: `.venv/bin/python benchmarks/bnfree_signal.py --indices 23 50 0`
-(saves `benchmarks/results/bnfree_signal.json`; `test[0]` has batch norm,
-as a control).
+(saves `benchmarks/results/bnfree_signal.json`, or `--output NAME`; `test[0]`
+has batch norm, as a control).
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--indices", type=int, nargs="+", default=[23, 50, 0])
     parser.add_argument("--images", type=int, default=1000, help="test images")
     parser.add_argument("--ghn", default="cifar10")
+    parser.add_argument("--output", default="bnfree_signal", help="results/<output>.json")
     args = parser.parse_args()
 
     x, y = next(iter(gq.data.load(DATA, "test", batch_size=args.images, limit=args.images)))
@@ -141,7 +142,7 @@ def main() -> None:
             f" lsuv without classifier bias {found['lsuv_no_classifier_bias']['top1']:.3f}"
         )
     save(
-        "bnfree_signal",
+        args.output,
         {"ghn": args.ghn, "test_images": args.images, "data": DATA, "networks": results},
     )
 
