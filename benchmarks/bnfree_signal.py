@@ -24,7 +24,8 @@ batch norm (whose kernels' scale it divides out anyway).
 
 Run: `.venv/bin/python benchmarks/bnfree_signal.py --indices 23 50 0`
 (saves `benchmarks/results/bnfree_signal.json`, or `--output NAME`; `test[0]`
-has batch norm, as a control).
+has batch norm, as a control). `--fresh-ghn configs/cifar10_float.yaml`
+probes an untrained GHN instead of a bundled one.
 """
 
 from __future__ import annotations
@@ -123,13 +124,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--indices", type=int, nargs="+", default=[23, 50, 0])
     parser.add_argument("--images", type=int, default=1000, help="test images")
-    parser.add_argument("--ghn", default="cifar10")
+    parser.add_argument("--ghn", default="cifar10", help="a bundled name or a .keras path")
+    parser.add_argument(
+        "--fresh-ghn",
+        metavar="CONFIG",
+        help="instead: an untrained GHN built from this training config (seed 0)",
+    )
     parser.add_argument("--output", default="bnfree_signal", help="results/<output>.json")
     args = parser.parse_args()
 
     x, y = next(iter(gq.data.load(DATA, "test", batch_size=args.images, limit=args.images)))
     x_cal = next(iter(gq.data.load(DATA, "train", batch_size=128, shuffle=True, seed=0)))[0]
-    ghn = gq.GHN.from_pretrained(args.ghn)
+    if args.fresh_ghn:
+        from ghnq_tf.training.config import load_config
+        from ghnq_tf.training.run import initial_ghn
+
+        keras.utils.set_random_seed(0)
+        ghn, source = initial_ghn(load_config(args.fresh_ghn)), f"untrained: {args.fresh_ghn}"
+    else:
+        load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
+        ghn, source = load(args.ghn), args.ghn
     results = {}
     for index in args.indices:
         keras.backend.clear_session()
@@ -143,7 +157,7 @@ def main() -> None:
         )
     save(
         args.output,
-        {"ghn": args.ghn, "test_images": args.images, "data": DATA, "networks": results},
+        {"ghn": source, "test_images": args.images, "data": DATA, "networks": results},
     )
 
 
