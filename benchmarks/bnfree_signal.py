@@ -40,6 +40,7 @@ from _common import save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras, tf  # noqa: E402
+from ghnq_tf.evaluation.inputs import resolve_ghn  # noqa: E402
 from ghnq_tf.hypernet.init_scale import match_init_scale  # noqa: E402
 
 _L = keras.layers
@@ -142,8 +143,7 @@ def main() -> None:
         keras.utils.set_random_seed(0)
         ghn, source = initial_ghn(load_config(args.fresh_ghn)), f"untrained: {args.fresh_ghn}"
     else:
-        load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
-        ghn, source = load(args.ghn), args.ghn
+        ghn, source = resolve_ghn(args.ghn, "ghn"), args.ghn
     results = {}
     for index in args.indices:
         keras.backend.clear_session()
