@@ -109,11 +109,13 @@ class _Progress:
             self.show()
 
     def show(self) -> None:
+        """Draws the bar at its position with the running means."""
         if self.bar is not None:
             means = [(f"ghn_w{b}", s / n) for b, (s, n) in self.sums.items() if n]
             self.bar.update(self.count, values=means)
 
     def state(self) -> tuple[int, dict[int, tuple[float, int]]]:
+        """A copy of the position and the sums, for `restore`."""
         return self.count, {b: (s, n) for b, (s, n) in self.sums.items()}
 
     def restore(self, state: tuple[int, dict[int, tuple[float, int]]], *, skip: int = 0) -> None:
@@ -368,6 +370,8 @@ def evaluate(
             for method, values in r["accuracy"].items():
                 for b, accuracy in values.items():
                     tracker.tick(method, b, accuracy, show=False)
+        if resumed:
+            tracker.show()
         if todo:
             run = functools.partial(
                 run_chunk,
