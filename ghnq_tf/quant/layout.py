@@ -15,7 +15,8 @@ is enough (so are `test[3]` and `test[15]` of the search space).
 `DefaultNBitQuantizeLayoutTransform.apply` of tfmot 0.8.1 (the pinned
 version), with a transformer that returns input layers in call order.
 A repeated input (`[x, x, y]`) is still looked up once: `build_canonical`
-passes repeats through an `Identity` layer first.
+passes repeats through an `Identity` layer first. `keras.Sequential` models
+keep tfmot's lookup, which is their call order.
 
 Example:
     >>> model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=4, a=4)
@@ -59,9 +60,16 @@ _TRANSFORMS = (
 
 
 class _CallOrderModelTransformer(model_transformer.ModelTransformer):
-    """`ModelTransformer` whose layer lookups follow the order of `layer_names`."""
+    """`ModelTransformer` whose layer lookups follow the order of `layer_names`.
+
+    Only for functional models. A Sequential model has no multi-input layer
+    to rewire, and tfmot's `_replace_sequential` needs the config order: it
+    inserts the replacement where the first of the returned layers sat.
+    """
 
     def _get_layers(self, layer_names: list[str]) -> list[dict[str, Any]]:
+        if not self._is_functional_model(self.model):
+            return super()._get_layers(layer_names)
         by_name = {layer["config"]["name"]: layer for layer in self._config["layers"]}
         layers, seen = [], set()
         for name in layer_names:

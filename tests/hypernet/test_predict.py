@@ -45,6 +45,33 @@ def test_predict_holds_the_ghn_tensors(ghn, bits):
         np.testing.assert_array_equal(weight.numpy(), value)  # input model untouched
 
 
+def test_predict_a_sequential_cnn(ghn):
+    # Conv-BN-ReLU blocks in a keras.Sequential: the layout keeps them in place.
+    images = tf.random.stateless_normal([32, 16, 16, 3], seed=[5, 6])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            L.Conv2D(8, 3, padding="same", use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.MaxPooling2D(),
+            L.Conv2D(16, 3, padding="same", use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.GlobalAveragePooling2D(),
+            L.Dense(10),
+        ]
+    )
+    qmodel = predict(
+        model, bits=4, ghn=ghn, match_init_scale=False, calibration_data=images, calibration_steps=1
+    )
+    graph = gq.graph_from_keras(model)
+    expected = ghn.predict_params(graph, bits=4)[0]
+    for var, value in zip(target_list(qmodel, model, graph), expected, strict=True):
+        np.testing.assert_array_equal(var.numpy(), value.numpy())
+    assert qmodel(images[:4], training=False).shape == (4, 10)
+
+
 def test_predict_many_is_one_ghn_call(ghn, monkeypatch):
     calls = []
     original = ghn.predict_params

@@ -28,6 +28,29 @@ def swapped_concat_model() -> keras.Model:
     return keras.Model(inputs, L.GlobalAveragePooling2D(name="gap")(x))
 
 
+def sequential_cnn() -> keras.Model:
+    """Conv-BN-ReLU blocks in a `keras.Sequential`: each fused block must stay in place."""
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            L.Conv2D(4, 3, padding="same", use_bias=False, name="c1"),
+            L.BatchNormalization(name="bn1"),
+            L.ReLU(name="r1"),
+            L.Conv2D(4, 5, padding="same", use_bias=False, name="c2"),
+            L.BatchNormalization(name="bn2"),
+            L.ReLU(name="r2"),
+            L.MaxPooling2D(name="pool"),
+            L.Conv2D(8, 3, padding="same", use_bias=False, name="c3"),
+            L.BatchNormalization(name="bn3"),
+            L.ReLU(name="r3"),
+            L.GlobalAveragePooling2D(name="gap"),
+            L.Dense(10, name="logits"),
+        ],
+        name="sequential_cnn",
+    )
+
+
 def _layout(builder, transform):
     keras.backend.clear_session()  # the same auto-generated names on both sides
     model = builder()
@@ -54,7 +77,7 @@ def _our_layout(model, layer_map):
     return apply_n_bit_layout(model, layer_map, w=4, a=4)
 
 
-@pytest.mark.parametrize("builder", [conv_bn_model, merges_model])
+@pytest.mark.parametrize("builder", [conv_bn_model, merges_model, sequential_cnn])
 def test_same_layout_as_tfmot_where_tfmot_keeps_the_order(builder):
     # Same wiring and the same QuantizeConfig class on every layer.
     assert _layout(builder, _our_layout) == _layout(builder, _tfmot_layout)
@@ -85,3 +108,16 @@ def test_quantized_swapped_concat_model_computes_the_float_function(images):
     assert {site.layer.name for site in quantizer_sites(qmodel) if site.kind == "output"} >= {
         "quant_cat"
     }
+
+
+def test_quantized_sequential_cnn_computes_the_float_function(images):
+    # Calling the lookup in call order on a Sequential model moved every fused
+    # Conv-BN-ReLU block after the layers that follow it (found in session 16).
+    model = sequential_cnn()
+    qmodel = calibrate(quantize(model, bits=8), images, steps=2, batch_size=64)
+    for (key, attr), var in target_variables(qmodel, model, include_non_trainable=True).items():
+        if key.startswith("bn") and attr.startswith("moving_"):
+            getattr(model.get_layer(key), attr).assign(var)
+    expected = model(images[:16]).numpy()
+    got = qmodel(images[:16], training=False).numpy()
+    assert np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
