@@ -6,14 +6,15 @@ trained 15 minutes at 4 bits on this machine, reached 43.6 % (W8) and
 shows the bundled GHN, trained on the DARTS-style space, far below that on
 plain CNNs. This script asks whether the gap is the training distribution or
 the GHN: it trains a fresh GHN (the config's `ghn` and trainer settings)
-for `--minutes` on a pool of plain chains of the search space (one node per
+for `--minutes` (or `--steps`) on a pool of plain chains of the search space (one node per
 cell: a 1×1 conv then a 3×3 or 5×5 conv, BN-ReLU, widths 16–48, 4–10 cells),
 then evaluates it with `gq.evaluate` on `--eval-archs` held-out chains,
 beside the bundled `cifar10` GHN and Keras' initialization on the same
 networks.
 
 Run: `.venv/bin/python benchmarks/plain_chain_ghn.py --minutes 15`
-(saves `benchmarks/results/plain_chain_ghn.json` and the GHN under
+(`--override ghn.basis=128 --no-compare --output NAME` tries a GHN variant
+alone; saves `benchmarks/results/plain_chain_ghn.json` and the GHN under
 `runs/plain_chain_ghn/`).
 """
 
@@ -63,9 +64,17 @@ def main() -> None:
     parser.add_argument("--config", default="configs/cifar10_float.yaml")
     parser.add_argument("--override", nargs="*", default=[], help="config key=value pairs")
     parser.add_argument("--minutes", type=float, default=15.0, help="training wall time")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="stop after this many steps (fair under load)"
+    )
     parser.add_argument("--pool", type=int, default=64, help="training chains")
     parser.add_argument("--eval-archs", type=int, default=10, help="held-out chains")
     parser.add_argument("--limit", type=int, default=2000, help="first N test images")
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="evaluate only the trained GHN (not the bundled one, not Keras' initialization)",
+    )
     parser.add_argument("--output", default="plain_chain_ghn")
     args = parser.parse_args()
 
@@ -89,7 +98,9 @@ def main() -> None:
     trainer.compile(optimizer=make_optimizer(config))
     batches, curve, window = iter(train_ds), [], []
     start = time.perf_counter()
-    while time.perf_counter() - start < 60 * args.minutes:
+    while time.perf_counter() - start < 60 * args.minutes and (
+        args.steps is None or 25 * len(curve) + len(window) < args.steps
+    ):
         trainer.reset_metrics()
         window.append(float(trainer.train_step(next(batches))["accuracy"].numpy()))
         if len(window) == 25:
@@ -111,13 +122,16 @@ def main() -> None:
     common = dict(
         split=held_out, bits=(8, 4, 2), data=data, limit=args.limit, ghn_batch=1, progress=False
     )
-    ours = gq.evaluate(trainer.ghn, baselines=("random",), **common)
-    bundled = gq.evaluate("cifar10", baselines=(), **common)
-    figures = {
-        "chain_ghn": ours["methods"]["ghn"],
-        "random": ours["methods"]["random"],
-        "bundled_cifar10": bundled["methods"]["ghn"],
-    }
+    ours = gq.evaluate(trainer.ghn, baselines=() if args.no_compare else ("random",), **common)
+    figures = {"chain_ghn": ours["methods"]["ghn"]}
+    per_arch = {"chain_ghn_and_random": ours["archs"]}
+    if not args.no_compare:
+        bundled = gq.evaluate("cifar10", baselines=(), **common)
+        figures |= {
+            "random": ours["methods"]["random"],
+            "bundled_cifar10": bundled["methods"]["ghn"],
+        }
+        per_arch["bundled_cifar10"] = bundled["archs"]
     for name, by_bits in figures.items():
         print(
             f"{name:>16}: "
@@ -128,7 +142,10 @@ def main() -> None:
         {
             "command": f"benchmarks/plain_chain_ghn.py --config {args.config} --minutes "
             f"{args.minutes} --pool {args.pool} --eval-archs {args.eval_archs} "
-            f"--limit {args.limit}" + "".join(f" --override {o}" for o in args.override),
+            f"--limit {args.limit}"
+            + (f" --steps {args.steps}" if args.steps else "")
+            + " --no-compare" * args.no_compare
+            + (" --override " + " ".join(args.override) if args.override else ""),
             "train_steps": steps,
             "train_seconds": train_seconds,
             "curve": curve,
@@ -136,10 +153,7 @@ def main() -> None:
             "test_images": args.limit,
             "summary": figures,
             "held_out": held_out,
-            "per_arch": {
-                "chain_ghn_and_random": ours["archs"],
-                "bundled_cifar10": bundled["archs"],
-            },
+            "per_arch": per_arch,
         },
     )
 
