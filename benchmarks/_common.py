@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,3 +48,34 @@ def save(name: str, figures: dict[str, object]) -> Path:
     atomic_write_text(path, json.dumps({"machine": machine(), **figures}, indent=2) + "\n")
     print(f"saved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     return path
+
+
+def train_curve(
+    step_fn: Callable[[], float],
+    *,
+    steps: int | None,
+    every: int = 25,
+    seconds: float | None = None,
+    label: str = "",
+) -> tuple[list[dict[str, float]], int]:
+    """Runs `step_fn()` → train accuracy until `steps` steps or `seconds` pass.
+
+    Returns:
+        (the mean of each full `every`-step window as {"step", "train_top1"},
+        the number of steps run).
+    """
+    curve, window, step, start = [], [], 0, time.perf_counter()
+    while (steps is None or step < steps) and (
+        seconds is None or time.perf_counter() - start < seconds
+    ):
+        window.append(float(step_fn()))
+        step += 1
+        if step % every == 0:
+            curve.append({"step": step, "train_top1": statistics.fmean(window)})
+            window = []
+            print(
+                f"  {label:>6} step {step:4d}: train top-1 {curve[-1]['train_top1']:.1%} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+    return curve, step

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 from pathlib import Path
 
-from _common import save
+from _common import save, train_curve
 
 CHAIN_OPS = ("conv_3x3", "conv_5x5")
 
@@ -96,23 +97,14 @@ def main() -> None:
         config, initial_ghn(config), input_shape=shape, num_classes=classes, archs=pool
     )
     trainer.compile(optimizer=make_optimizer(config))
-    batches, curve, window = iter(train_ds), [], []
+    batches = iter(train_ds)
+
+    def step() -> float:
+        trainer.reset_metrics()  # the step's own accuracy, not a running mean
+        return trainer.train_step(next(batches))["accuracy"].numpy()
+
     start = time.perf_counter()
-    while time.perf_counter() - start < 60 * args.minutes and (
-        args.steps is None or 25 * len(curve) + len(window) < args.steps
-    ):
-        trainer.reset_metrics()
-        window.append(float(trainer.train_step(next(batches))["accuracy"].numpy()))
-        if len(window) == 25:
-            steps = 25 * (len(curve) + 1)
-            curve.append({"step": steps, "train_top1": sum(window) / 25})
-            window = []
-            print(
-                f"step {steps}: train top-1 {curve[-1]['train_top1']:.1%} "
-                f"({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
-    steps = 25 * len(curve) + len(window)
+    curve, steps = train_curve(step, steps=args.steps, seconds=60 * args.minutes, label="ghn")
     train_seconds = time.perf_counter() - start
     out_dir = Path("runs") / args.output
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,12 +132,7 @@ def main() -> None:
     save(
         args.output,
         {
-            "command": f"benchmarks/plain_chain_ghn.py --config {args.config} --minutes "
-            f"{args.minutes} --pool {args.pool} --eval-archs {args.eval_archs} "
-            f"--limit {args.limit}"
-            + (f" --steps {args.steps}" if args.steps else "")
-            + " --no-compare" * args.no_compare
-            + (" --override " + " ".join(args.override) if args.override else ""),
+            "command": " ".join([".venv/bin/python benchmarks/plain_chain_ghn.py", *sys.argv[1:]]),
             "train_steps": steps,
             "train_seconds": train_seconds,
             "curve": curve,

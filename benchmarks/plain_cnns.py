@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 
 import _common
@@ -124,8 +125,7 @@ def main() -> None:
     _common.save(
         args.output,
         {
-            "command": "benchmarks/plain_cnns.py "
-            + f"--ghn {args.ghn} --archs {args.archs} --limit {args.limit} --seed {args.seed}",
+            "command": " ".join([".venv/bin/python benchmarks/plain_cnns.py", *sys.argv[1:]]),
             "ghn": args.ghn,
             "test_images": args.limit,
             "seconds": time.perf_counter() - start,

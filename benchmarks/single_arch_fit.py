@@ -19,26 +19,8 @@ Results: `benchmarks/results/single_arch_fit.json`.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-from _common import save
-
-
-def _curve(step_fn, steps: int, every: int, label: str) -> list[dict[str, float]]:
-    """Runs `step_fn()` → accuracy `steps` times; the mean of each `every`-step window."""
-    curve, window, start = [], [], time.perf_counter()
-    for step in range(1, steps + 1):
-        window.append(float(step_fn()))
-        if step % every == 0:
-            curve.append({"step": step, "train_top1": statistics.fmean(window)})
-            window = []
-            print(
-                f"  {label:>6} step {step:4d}: train top-1 {curve[-1]['train_top1']:.1%} "
-                f"({time.perf_counter() - start:.0f} s)",
-                flush=True,
-            )
-    return curve
+from _common import save, train_curve
 
 
 def main() -> None:
@@ -84,7 +66,7 @@ def main() -> None:
 
         result["net"] = {
             "lr": args.net_lr,
-            "curve": _curve(net_step, args.steps, args.every, "net"),
+            "curve": train_curve(net_step, steps=args.steps, every=args.every, label="net")[0],
         }
 
     if args.skip != "ghn":
@@ -102,7 +84,7 @@ def main() -> None:
             trainer.reset_metrics()  # the step's own accuracy, not a running mean
             return trainer.train_step((images, labels))["accuracy"].numpy()
 
-        curve = _curve(ghn_step, args.steps, args.every, "ghn")
+        curve, _ = train_curve(ghn_step, steps=args.steps, every=args.every, label="ghn")
         result["ghn"] = {"lr": ghn_lr, "config": config.to_dict()["ghn"], "curve": curve}
 
     save(args.output, result)
