@@ -19,6 +19,7 @@ split. Work is shared wherever the result cannot change:
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 import time
@@ -48,6 +49,30 @@ from ghnq_tf.quant.mse_ranges import check_ranges
 _RESUME_IGNORED = ("num_archs", "batch_size", "ghn_batch")
 
 
+@functools.lru_cache(maxsize=1)
+def _ghn_defaults() -> dict[str, Any]:
+    from ghnq_tf.hypernet.ghn import GHN
+
+    parameters = inspect.signature(GHN.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings a resumed run must share: without the ignored ones, and
+    each GHN's config without options at their defaults (a GHN option added
+    after a run started must not block resuming it)."""
+    result = {}
+    for key, value in config.items():
+        if key in _RESUME_IGNORED:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("config"), dict):
+            defaults, unset = _ghn_defaults(), object()
+            kept = {k: v for k, v in value["config"].items() if defaults.get(k, unset) != v}
+            value = {**value, "config": kept}
+        result[key] = value
+    return result
+
+
 def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> dict[str, Any]:
     """Finished per-architecture records of an earlier run with the same settings."""
     if output_dir is None:
@@ -56,8 +81,8 @@ def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> d
     if not path.is_file() or not resume:
         return {}
     old = json.loads(path.read_text())
-    mine = {k: v for k, v in json.loads(json.dumps(config)).items() if k not in _RESUME_IGNORED}
-    theirs = {k: v for k, v in old.get("config", {}).items() if k not in _RESUME_IGNORED}
+    mine = _comparable(json.loads(json.dumps(config)))
+    theirs = _comparable(old.get("config", {}))
     if mine != theirs:
         differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise ValueError(

@@ -1,6 +1,6 @@
 """Decoding node states into parameter tensors of any shape.
 
-Each kernel is a sum of two terms over a fixed maximal tensor of `channels` ×
+Each kernel is a sum of up to three terms over a fixed maximal tensor of `channels` ×
 `channels` × `kernel_size` × `kernel_size` (GHN-2's fixed 64×64×s×s tensor,
 never materialized):
 
@@ -9,13 +9,18 @@ never materialized):
   structure of GHN-2's decoder, whose last layer is such a bank). It lets one
   node's kernel be full rank across channels;
 * a **CP** term: the node's own rank-`rank` factors for the output channels,
-  input channels and the spatial kernel.
+  input channels and the spatial kernel;
+* a **template** term: `templates` learned, unconstrained maximal tensors per
+  kernel kind, mixed by `templates` coefficients of the node. Unlike the
+  basis, a template sets every (position, input, output) value on its own,
+  so a node can select a whole learned layer (a per-layer hypernetwork's
+  output layer); it costs `channels² · kernel_size²` weights per template.
 
 A CP term alone bottlenecks every layer to `rank` channel directions: with it
 only, a GHN fitting 8 digits architectures stalled near 20 % train top-1;
 with the basis term it reached 43 % in 60 steps.
 
-Both are sliced to each exact shape — the kernel centre-cropped, channels
+All are sliced to each exact shape — the kernel centre-cropped, channels
 tiled when the layer is wider than `channels` — so only the values a layer
 needs are computed. 1-D parameters (biases, batch-norm gamma/beta) have their
 own heads.
@@ -42,6 +47,7 @@ from ghnq_tf.graph.ops import PARAM_KINDS
 
 # Fan-in numerator of the classifier: small logits at the start (loss near
 # ln(num_classes)) instead of a confident random guess to unlearn first.
+# 1.0 fit as fast on plain chains and 10.0 slower (docs/benchmarks.md).
 CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
 VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")
@@ -123,7 +129,7 @@ def _crop_index(size: int, available: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int) -> Any:
+def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int, templates: int) -> Any:
     """The traced kernel decoder for one maximal-tensor size (any group shape).
 
     One `tf.function` with shape-free signatures serves every group: in the
@@ -131,13 +137,14 @@ def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int) -> Any:
     of small eager ops per group (the decoder's backward went from 1.07 s to
     0.16 s for four digits networks).
     """
-    c, k, r, b = channels, kernel_size, rank, basis
+    c, k, r, b, t = channels, kernel_size, rank, basis, templates
     index = tf.TensorSpec([None], tf.int32)
 
     @tf.function(
         input_signature=[
             tf.TensorSpec([None, None], tf.float32),
             tf.TensorSpec([b, c, c], tf.float32),
+            tf.TensorSpec([t, k, k, c, c], tf.float32),
             index,
             index,
             index,
@@ -145,7 +152,7 @@ def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int) -> Any:
             tf.TensorSpec([None], tf.float32),
         ]
     )
-    def kernel(out, bank, in_index, out_index, h_index, w_index, scale):
+    def kernel(out, bank, template, in_index, out_index, h_index, w_index, scale):
         g = tf.shape(out)[0]
 
         def spatial(start: int, count: int) -> tf.Tensor:
@@ -163,6 +170,11 @@ def _kernel_fn(channels: int, kernel_size: int, rank: int, basis: int) -> Any:
             factors_out = tf.gather(factors[:, :, 1], out_index, axis=2)
             mixed = tf.einsum("grhw,gri->grhwi", spatial(start + 2 * r * c, r), factors_in)
             kernel += tf.einsum("grhwi,gro->ghwio", mixed, factors_out)
+        if t:  # whole learned tensors, mixed per node
+            start = b * k * k + r * (2 * c + k * k)
+            full = tf.gather(tf.gather(template, h_index, axis=1), w_index, axis=2)
+            full = tf.gather(tf.gather(full, in_index, axis=3), out_index, axis=4)
+            kernel += tf.einsum("gt,thwio->ghwio", out[:, start : start + t], full)
         gain = 2.0 * tf.sigmoid(out[:, -1])  # 1 at init; lets the GHN shrink a layer
         rms = tf.sqrt(tf.reduce_mean(tf.square(kernel), axis=[1, 2, 3, 4], keepdims=True) + 1e-12)
         return kernel / rms * tf.reshape(scale * gain, [-1, 1, 1, 1, 1])
@@ -186,10 +198,19 @@ class ParamDecoder(keras.layers.Layer):
         basis: number of learned full-rank channel matrices per kernel kind,
             which each node mixes with its own spatial coefficients (GHN-2's
             decoder, whose last layer is such a bank; 0: none).
+        templates: number of learned whole maximal tensors per kernel kind,
+            which each node mixes (0: none).
+        bank_stddev: standard deviation of the banks' and templates' normal
+            initialization. Decoded kernels are RMS-normalized, so (with
+            `rank=0`) it does not change what the GHN predicts at
+            initialization, only how far an optimizer step moves the banks
+            relative to their size (Adam's relative step is about
+            `learning_rate / bank_stddev`).
         beta: numerator of the fan-in scaling of hidden kernels: 1 (the
             variance of Keras' Glorot default for square layers) keeps
             batch-norm-free networks whose branches add up from exploding;
             2 (He) made their activations 300x larger at initialization.
+        classifier_beta: the same numerator for the classifier's kernel.
     """
 
     def __init__(
@@ -200,23 +221,29 @@ class ParamDecoder(keras.layers.Layer):
         kernel_size: int = 7,
         rank: int = 16,
         basis: int = 32,
+        templates: int = 0,
+        bank_stddev: float = 1.0,
         beta: float = 1.0,
+        classifier_beta: float = CLASSIFIER_BETA,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if rank < 0 or basis < 0 or rank + basis == 0:
+        if min(rank, basis, templates) < 0 or rank + basis + templates == 0:
             raise ValueError(
-                "`rank` and `basis` must be >= 0, and not both 0. "
-                f"Received: rank={rank}, basis={basis}"
+                "`rank`, `basis` and `templates` must be >= 0, and not all 0. "
+                f"Received: rank={rank}, basis={basis}, templates={templates}"
             )
         self.hidden = hidden
         self.channels = channels
         self.kernel_size = kernel_size
         self.rank = rank
         self.basis = basis
+        self.templates = templates
+        self.bank_stddev = bank_stddev
         self.beta = beta
+        self.classifier_beta = classifier_beta
         spatial = kernel_size * kernel_size
-        width = rank * (2 * channels + spatial) + basis * spatial + 1  # + a gain
+        width = rank * (2 * channels + spatial) + basis * spatial + templates + 1  # + a gain
         dense = keras.layers.Dense
         self.heads = {
             kind: keras.Sequential(
@@ -246,7 +273,22 @@ class ParamDecoder(keras.layers.Layer):
             kind: self.add_weight(
                 name=f"bank_{kind}",
                 shape=(self.basis, self.channels, self.channels),
-                initializer=keras.initializers.RandomNormal(stddev=1.0),
+                initializer=keras.initializers.RandomNormal(stddev=self.bank_stddev),
+            )
+            for kind in KERNEL_KINDS
+        }
+        k, c = self.kernel_size, self.channels
+        # Created only when used: checkpoints saved before templates existed
+        # keep exactly their weights.
+        self.template_banks = {
+            kind: (
+                self.add_weight(
+                    name=f"templates_{kind}",
+                    shape=(self.templates, k, k, c, c),
+                    initializer=keras.initializers.RandomNormal(stddev=self.bank_stddev),
+                )
+                if self.templates
+                else tf.zeros((0, k, k, c, c))
             )
             for kind in KERNEL_KINDS
         }
@@ -255,10 +297,11 @@ class ParamDecoder(keras.layers.Layer):
     def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:
         kh, kw, d_in, d_out = group.shape
         c, k = self.channels, self.kernel_size
-        beta = CLASSIFIER_BETA if group.kind == "classifier" else self.beta
-        return _kernel_fn(c, k, self.rank, self.basis)(
+        beta = self.classifier_beta if group.kind == "classifier" else self.beta
+        return _kernel_fn(c, k, self.rank, self.basis, self.templates)(
             out,
             self.banks[group.kind],
+            self.template_banks[group.kind],
             _tile_index(d_in, c),
             _tile_index(d_out, c),
             _crop_index(kh, k),
@@ -297,5 +340,8 @@ class ParamDecoder(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "rank": self.rank,
             "basis": self.basis,
+            "templates": self.templates,
+            "bank_stddev": self.bank_stddev,
             "beta": self.beta,
+            "classifier_beta": self.classifier_beta,
         }

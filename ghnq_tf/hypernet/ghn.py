@@ -10,7 +10,7 @@ from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.arch_graph import ArchGraph
 from ghnq_tf.graph.schema import PARAM_SET
 from ghnq_tf.graph.to_tensor import DEFAULT_MAX_DISTANCE, graphs_to_tensor
-from ghnq_tf.hypernet.decoder import DecodePlan, ParamDecoder, make_plan
+from ghnq_tf.hypernet.decoder import CLASSIFIER_BETA, DecodePlan, ParamDecoder, make_plan
 from ghnq_tf.hypernet.encoder import NodeEncoder
 from ghnq_tf.hypernet.message_passing import MessagePassing
 
@@ -54,7 +54,12 @@ class GHN(keras.Model):
         kernel_size: spatial extent of the decoder's maximal tensor.
         rank: rank of each kernel's node-specific CP term.
         basis: learned channel matrices per kernel kind that nodes mix.
+        templates: learned whole kernel tensors per kernel kind that nodes mix.
+        bank_stddev: initial scale of the decoder's banks and templates (sets
+            their relative learning speed; with `rank=0`, predictions at
+            initialization do not depend on it).
         beta: fan-in scaling numerator for hidden kernels.
+        classifier_beta: fan-in scaling numerator for the classifier's kernel.
     """
 
     def __init__(
@@ -68,7 +73,10 @@ class GHN(keras.Model):
         kernel_size: int = 7,
         rank: int = 16,
         basis: int = 32,
+        templates: int = 0,
+        bank_stddev: float = 1.0,
         beta: float = 1.0,
+        classifier_beta: float = CLASSIFIER_BETA,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -81,7 +89,10 @@ class GHN(keras.Model):
         self.kernel_size = kernel_size
         self.rank = rank
         self.basis = basis
+        self.templates = templates
+        self.bank_stddev = bank_stddev
         self.beta = beta
+        self.classifier_beta = classifier_beta
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
@@ -96,7 +107,10 @@ class GHN(keras.Model):
             kernel_size=kernel_size,
             rank=rank,
             basis=basis,
+            templates=templates,
+            bank_stddev=bank_stddev,
             beta=beta,
+            classifier_beta=classifier_beta,
             name="decoder",
         )
         # Traced parameter-state functions, one per message_passing flag (not
@@ -175,7 +189,10 @@ class GHN(keras.Model):
             "kernel_size": self.kernel_size,
             "rank": self.rank,
             "basis": self.basis,
+            "templates": self.templates,
+            "bank_stddev": self.bank_stddev,
             "beta": self.beta,
+            "classifier_beta": self.classifier_beta,
             "name": self.name,
         }
 

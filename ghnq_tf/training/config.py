@@ -55,7 +55,10 @@ class GHNConfig:
     kernel_size: int = 7
     rank: int = 16
     basis: int = 32
+    templates: int = 0
+    bank_stddev: float = 1.0
     beta: float = 1.0
+    classifier_beta: float = 0.1  # decoder.CLASSIFIER_BETA
 
 
 @dataclasses.dataclass

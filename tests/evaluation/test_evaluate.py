@@ -175,6 +175,24 @@ def test_resume_reuses_finished_architectures(run, ghn):
         evaluate(_tiny_ghn(2), split=SPECS, data="digits", image_size=SIDE, output_dir=out)
 
 
+def test_resume_accepts_a_record_from_before_a_ghn_option_existed(run, ghn):
+    _, out = run
+    path = out / "evaluation.json"
+    original = path.read_text()
+    record = json.loads(original)
+    try:
+        for key in ("ghn", "float_ghn"):  # as written before `templates` was a GHN option
+            assert record["config"][key]["config"].pop("templates") == 0
+        path.write_text(json.dumps(record))
+        assert evaluate(ghn, **_run_kwargs(out))["seconds"] < 10  # resumed, nothing rerun
+        record["config"]["ghn"]["config"]["templates"] = 3  # a real difference still stops it
+        path.write_text(json.dumps(record))
+        with pytest.raises(ValueError, match=r"differ in: ghn\)"):
+            evaluate(ghn, **_run_kwargs(out))
+    finally:
+        path.write_text(original)
+
+
 def _fail_without_batch_norm(monkeypatch):
     """Makes `gq.quantize` raise inside the evaluation for BN-free networks (`arch[1]`)."""
     from ghnq_tf.evaluation import runner

@@ -85,8 +85,69 @@ def test_basis_term_lifts_the_cp_rank_bottleneck():
 
     assert channel_rank(rank=2, basis=0) <= 2  # every layer squeezed through 2 directions
     assert channel_rank(rank=2, basis=4) > 8
-    with pytest.raises(ValueError, match="not both 0"):
+    assert channel_rank(rank=0, basis=0, templates=2) > 8  # whole learned tensors
+    with pytest.raises(ValueError, match="not all 0"):
         GHN(rank=0, basis=0).build_all()
+
+
+def test_templates_are_learned_and_only_exist_when_used():
+    x = keras.Input((4, 4, 8))
+    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(h)))
+    plain = GHN(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2).build_all()
+    assert not any("templates" in w.name for w in plain.weights)  # old checkpoints load as before
+    ghn = GHN(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2, templates=3)
+    ghn.build_all()
+    templates = [w for w in ghn.weights if "templates_conv" in w.name]
+    assert [tuple(w.shape) for w in templates] == [(3, 3, 3, 8, 8)]
+    with tf.GradientTape() as tape:
+        kernel = ghn(graphs_to_tensor(graph))[0]
+        loss = tf.reduce_sum(kernel * tf.random.stateless_normal(kernel.shape, (1, 2)))
+    grad = tape.gradient(loss, templates[0])
+    assert grad is not None and float(tf.reduce_max(tf.abs(grad))) > 0
+    assert GHN.from_config(ghn.get_config()).get_config()["templates"] == 3
+
+
+def test_bank_stddev_scales_the_banks_not_the_prediction():
+    x = keras.Input((4, 4, 8))
+    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(h)))
+
+    def build(bank_stddev):
+        keras.utils.set_random_seed(5)
+        kwargs = dict(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2)
+        ghn = GHN(**kwargs, templates=2, bank_stddev=bank_stddev).build_all()
+        bank = next(w for w in ghn.weights if "bank_conv" in w.name)
+        return ghn.predict_params(graph)[0][0].numpy(), float(np.std(bank.numpy()))
+
+    kernel, spread = build(1.0)
+    small_kernel, small_spread = build(0.01)
+    assert small_spread == pytest.approx(0.01 * spread, rel=1e-5)
+    np.testing.assert_allclose(small_kernel, kernel, rtol=1e-4, atol=1e-6)
+    assert GHN.from_config(GHN(bank_stddev=0.1).get_config()).bank_stddev == 0.1
+
+
+def test_classifier_beta_sets_the_classifier_scale_only():
+    x = keras.Input((4, 4, 8))
+    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10, use_bias=False)(h)))
+
+    def kernels(classifier_beta):
+        keras.utils.set_random_seed(5)
+        ghn = GHN(
+            hidden=16,
+            num_layers=1,
+            channels=8,
+            kernel_size=3,
+            rank=0,
+            basis=2,
+            classifier_beta=classifier_beta,
+        ).build_all()
+        return [t.numpy() for t in ghn.predict_params(graph)[0]]
+
+    (conv, dense), (conv_4x, dense_4x) = kernels(0.1), kernels(0.4)
+    np.testing.assert_allclose(conv_4x, conv, rtol=1e-5)
+    np.testing.assert_allclose(dense_4x, 2.0 * dense, rtol=1e-5)  # sqrt(beta / fan_in)
 
 
 def test_eager_only_is_a_clear_error(ghn):
