@@ -1,8 +1,8 @@
 """Decoding node states into parameter tensors of any shape.
 
-Each kernel is a sum of up to three terms over a fixed maximal tensor of `channels` ×
-`channels` × `kernel_size` × `kernel_size` (GHN-2's fixed 64×64×s×s tensor,
-never materialized):
+Each kernel is a sum of up to three terms over a fixed maximal tensor of
+`channels` × `channels` × `kernel_size` × `kernel_size` (GHN-2's fixed
+64×64×s×s tensor, never materialized):
 
 * a **basis** term: `basis` learned, full-rank `channels` × `channels` channel
   matrices per kernel kind, mixed by the node's own spatial coefficients (the
@@ -26,9 +26,9 @@ needs are computed. 1-D parameters (biases, batch-norm gamma/beta) have their
 own heads.
 
 Predicted values are normalized as in GHN-2: kernels to fan-in scale
-`w·sqrt(β/fan_in)` (β = 1 for hidden layers, 0.1 for the classifier), after
-scaling each tensor to unit RMS (which keeps the start of training stable for
-any depth), times a predicted gain
+`w·sqrt(β/fan_in)` (β = `beta`, 1, for hidden layers and `classifier_beta`,
+0.1, for the classifier), after scaling each tensor to unit RMS (which keeps
+the start of training stable for any depth), times a predicted gain
 `2·sigmoid(p)` (1 at initialization; lets the GHN shrink layers of
 batch-norm-free networks whose branches add up), gamma `2·sigmoid(0.5p)`,
 biases and beta `tanh(0.2p)`.
@@ -233,6 +233,9 @@ class ParamDecoder(keras.layers.Layer):
                 "`rank`, `basis` and `templates` must be >= 0, and not all 0. "
                 f"Received: rank={rank}, basis={basis}, templates={templates}"
             )
+        for name, value in (("bank_stddev", bank_stddev), ("classifier_beta", classifier_beta)):
+            if not value > 0:
+                raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
         self.hidden = hidden
         self.channels = channels
         self.kernel_size = kernel_size

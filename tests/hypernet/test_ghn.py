@@ -125,6 +125,10 @@ def test_bank_stddev_scales_the_banks_not_the_prediction():
     assert small_spread == pytest.approx(0.01 * spread, rel=1e-5)
     np.testing.assert_allclose(small_kernel, kernel, rtol=1e-4, atol=1e-6)
     assert GHN.from_config(GHN(bank_stddev=0.1).get_config()).bank_stddev == 0.1
+    with pytest.raises(ValueError, match="`bank_stddev` must be > 0. Received: bank_stddev=0"):
+        GHN(bank_stddev=0)
+    with pytest.raises(ValueError, match="`classifier_beta` must be > 0"):
+        GHN(classifier_beta=-1.0)
 
 
 def test_classifier_beta_sets_the_classifier_scale_only():
