@@ -90,10 +90,15 @@ def test_basis_term_lifts_the_cp_rank_bottleneck():
         GHN(rank=0, basis=0).build_all()
 
 
-def test_templates_are_learned_and_only_exist_when_used():
+def _conv_classifier_graph(*, classifier_bias=True):
+    """A 3x3 conv (kind `conv`, 8 channels) then a 10-way classifier."""
     x = keras.Input((4, 4, 8))
     h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
-    graph = graph_from_keras(keras.Model(x, L.Dense(10)(h)))
+    return graph_from_keras(keras.Model(x, L.Dense(10, use_bias=classifier_bias)(h)))
+
+
+def test_templates_are_learned_and_only_exist_when_used():
+    graph = _conv_classifier_graph()
     plain = GHN(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2).build_all()
     assert not any("templates" in w.name for w in plain.weights)  # old checkpoints load as before
     ghn = GHN(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2, templates=3)
@@ -109,9 +114,7 @@ def test_templates_are_learned_and_only_exist_when_used():
 
 
 def test_bank_stddev_scales_the_banks_not_the_prediction():
-    x = keras.Input((4, 4, 8))
-    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
-    graph = graph_from_keras(keras.Model(x, L.Dense(10)(h)))
+    graph = _conv_classifier_graph()
 
     def build(bank_stddev):
         keras.utils.set_random_seed(5)
@@ -132,9 +135,7 @@ def test_bank_stddev_scales_the_banks_not_the_prediction():
 
 
 def test_classifier_beta_sets_the_classifier_scale_only():
-    x = keras.Input((4, 4, 8))
-    h = L.GlobalAveragePooling2D()(L.Conv2D(8, 3, use_bias=False)(x))
-    graph = graph_from_keras(keras.Model(x, L.Dense(10, use_bias=False)(h)))
+    graph = _conv_classifier_graph(classifier_bias=False)
 
     def kernels(classifier_beta):
         keras.utils.set_random_seed(5)
