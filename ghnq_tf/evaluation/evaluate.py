@@ -61,12 +61,12 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     """The settings a resumed run must share: without the ignored ones, and
     each GHN's config without options at their defaults (a GHN option added
     after a run started must not block resuming it)."""
+    defaults, unset = _ghn_defaults(), object()
     result = {}
     for key, value in config.items():
         if key in _RESUME_IGNORED:
             continue
         if isinstance(value, dict) and isinstance(value.get("config"), dict):
-            defaults, unset = _ghn_defaults(), object()
             kept = {k: v for k, v in value["config"].items() if defaults.get(k, unset) != v}
             value = {**value, "config": kept}
         result[key] = value
