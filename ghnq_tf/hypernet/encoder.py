@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ghnq_tf._keras import keras, tf
@@ -30,33 +29,6 @@ def bits_index(bits: tf.Tensor) -> tf.Tensor:
     return tf.where(bits == FLOAT_BITS, len(_BITS_VOCAB) - 1, tf.clip_by_value(bits, 2, 8) - 2)
 
 
-def check_trained_bits(trained_bits: Sequence[int] | None) -> tuple[int, ...] | None:
-    """`trained_bits` as a sorted tuple (None stays None), or a clear error."""
-    if trained_bits is None:
-        return None
-    values = tuple(trained_bits) if not isinstance(trained_bits, int) else (trained_bits,)
-    if not values or any(
-        isinstance(b, bool) or not isinstance(b, int) or b not in _BITS_VOCAB for b in values
-    ):
-        raise ValueError(
-            "`trained_bits` must be None or a non-empty set of bitwidths in 2..8 (or "
-            f"{FLOAT_BITS} for float). Received: trained_bits={trained_bits!r}"
-        )
-    return tuple(sorted(set(values)))
-
-
-def nearest_trained_index(trained_bits: tuple[int, ...]) -> tuple[int, ...]:
-    """For each bitwidth of (2, ..., 8, 32), the index of the nearest trained one.
-
-    Ties go to the wider bitwidth.
-    """
-
-    def nearest(b: int) -> int:
-        return min(trained_bits, key=lambda t: (abs(t - b), -t))
-
-    return tuple(_BITS_VOCAB.index(nearest(b)) for b in _BITS_VOCAB)
-
-
 @keras.utils.register_keras_serializable(package="ghnq_tf")
 class NodeEncoder(keras.layers.Layer):
     """Embeds each node's op, parameter shape, stride, dilation, grouping,
@@ -69,19 +41,13 @@ class NodeEncoder(keras.layers.Layer):
 
     Args:
         hidden: width of the node states; a multiple of 4.
-        trained_bits: the bitwidths whose embeddings were trained; a graph
-            asking for another bitwidth is encoded as the nearest of them
-            (ties: the wider). None: every bitwidth as asked.
     """
 
-    def __init__(
-        self, *, hidden: int = 64, trained_bits: Sequence[int] | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, hidden: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if hidden % 4:
             raise ValueError(f"`hidden` must be a multiple of 4. Received: hidden={hidden}")
         self.hidden = hidden
-        self.set_trained_bits(trained_bits)
         emb = keras.layers.Embedding
         quarter = hidden // 4
         self.op = emb(len(OPS), hidden, name="op")
@@ -98,20 +64,6 @@ class NodeEncoder(keras.layers.Layer):
         self.depth = emb(_CHANNEL_BUCKETS, hidden, name="depth")
         self.height = emb(_CHANNEL_BUCKETS, hidden, name="height")
         self.position = emb(_POSITION_BUCKETS + 1, hidden, name="position")
-
-    def set_trained_bits(self, trained_bits: Sequence[int] | None) -> None:
-        """Sets `trained_bits` (callers holding traces of `call` must retrace)."""
-        self.trained_bits = check_trained_bits(trained_bits)
-        self._bits_table = (
-            None if self.trained_bits is None else nearest_trained_index(self.trained_bits)
-        )
-
-    def bits_embedding_index(self, bits: tf.Tensor) -> tf.Tensor:
-        """The row of the bits embedding each bitwidth reads."""
-        index = bits_index(bits)
-        if self._bits_table is None:
-            return index
-        return tf.gather(tf.constant(self._bits_table, tf.int32), index)
 
     def call(self, graph: Any) -> tf.Tensor:
         import tensorflow_gnn as tfgnn
@@ -139,12 +91,11 @@ class NodeEncoder(keras.layers.Layer):
             + self.grouped(tf.cast(ops["groups"] > 1, tf.int32))
             + self.activation(ops["activation"])
             + self.is_output(ops["is_output"])
-            + self.bits(self.bits_embedding_index(bits))
+            + self.bits(bits_index(bits))
             + self.depth(channel_bucket(depth))
             + self.height(channel_bucket(height))
             + self.position(position)
         )
 
     def get_config(self) -> dict[str, Any]:
-        trained = None if self.trained_bits is None else list(self.trained_bits)
-        return {**super().get_config(), "hidden": self.hidden, "trained_bits": trained}
+        return {**super().get_config(), "hidden": self.hidden}

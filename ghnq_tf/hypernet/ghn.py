@@ -60,11 +60,6 @@ class GHN(keras.Model):
             initialization do not depend on it).
         beta: fan-in scaling numerator for hidden kernels.
         classifier_beta: fan-in scaling numerator for the classifier's kernel.
-        trained_bits: the bitwidths the GHN was trained at (`GHNTrainer`
-            records them). A graph asking for another bitwidth is encoded as
-            the nearest of them, since its row of the bits embedding never
-            trained. None (GHNs saved before this option): every bitwidth as
-            asked.
     """
 
     def __init__(
@@ -82,7 +77,6 @@ class GHN(keras.Model):
         bank_stddev: float = 1.0,
         beta: float = 1.0,
         classifier_beta: float = CLASSIFIER_BETA,
-        trained_bits: Sequence[int] | None = None,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -99,7 +93,7 @@ class GHN(keras.Model):
         self.bank_stddev = bank_stddev
         self.beta = beta
         self.classifier_beta = classifier_beta
-        self.encoder = NodeEncoder(hidden=hidden, trained_bits=trained_bits, name="encoder")
+        self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
             num_layers=num_layers,
@@ -122,16 +116,6 @@ class GHN(keras.Model):
         # Traced parameter-state functions, one per message_passing flag (not
         # tracked by Keras: they hold no state of their own).
         object.__setattr__(self, "_state_fns", {})
-
-    @property
-    def trained_bits(self) -> tuple[int, ...] | None:
-        """The bitwidths the GHN was trained at (None: not recorded)."""
-        return self.encoder.trained_bits
-
-    @trained_bits.setter
-    def trained_bits(self, value: Sequence[int] | None) -> None:
-        self.encoder.set_trained_bits(value)
-        self._state_fns.clear()  # the traces hold the old bits table
 
     def node_states(self, graph: Any, *, message_passing: bool = True) -> tf.Tensor:
         """Node states after encoding and (unless switched off) message passing."""
@@ -209,7 +193,6 @@ class GHN(keras.Model):
             "bank_stddev": self.bank_stddev,
             "beta": self.beta,
             "classifier_beta": self.classifier_beta,
-            "trained_bits": None if self.trained_bits is None else list(self.trained_bits),
             "name": self.name,
         }
 

@@ -152,7 +152,6 @@ def initial_ghn(config: RunConfig) -> Any:
         )
     ghn.build_all()
     ghn.set_weights(start.get_weights())
-    ghn.trained_bits = start.trained_bits
     return ghn
 
 

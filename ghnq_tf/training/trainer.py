@@ -66,8 +66,7 @@ class GHNTrainer(keras.Model):
         ghn: the `gq.GHN` to train.
         archs: architecture specs of `gq.search_space` (or any JSON-able
             specs `build` understands).
-        bits: the bitwidth (e.g. 4) or a set sampled per network ({2, 4, 8});
-            added to `ghn.trained_bits`.
+        bits: the bitwidth (e.g. 4) or a set sampled per network ({2, 4, 8}).
         meta_batch: networks per step (per replica).
         qat: True trains through fake-quant; False trains float networks and
             quantizes only at evaluation (the GHN-Q baseline).
@@ -123,13 +122,11 @@ class GHNTrainer(keras.Model):
         if not isinstance(ghn, GHN):
             raise TypeError(f"`ghn` must be a gq.GHN. Received: ghn={ghn!r}")
         self.ghn = ghn.build_all()  # every head exists before the optimizer sees them
-        self.bits = _bits_set(bits)
-        # The bits embedding rows these bitwidths read are trained from here on.
-        ghn.trained_bits = sorted(set(ghn.trained_bits or ()) | set(self.bits))
         self.built = True  # its only weights are the GHN's (BackupAndRestore needs this)
         # Kept as JSON text: Keras would wrap lists of dicts into trackables.
         self._archs_json = tuple(json.dumps(a, sort_keys=True) for a in archs)
         self._val_json = tuple(json.dumps(a, sort_keys=True) for a in (val_archs or []))
+        self.bits = _bits_set(bits)
         self.meta_batch = meta_batch
         self.qat = bool(qat)
         self.val_bits = int(val_bits if val_bits is not None else min(self.bits))

@@ -166,49 +166,14 @@ def test_eager_only_is_a_clear_error(ghn):
         traced(gt)
 
 
-def test_untrained_bitwidths_read_the_nearest_trained_row(ghn):
-    g = graph_from_keras(_net())
-    recorded = GHN(hidden=32, num_layers=2, trained_bits=[8, 4]).build_all()
-    recorded.set_weights(ghn.get_weights())
-    assert recorded.trained_bits == (4, 8)
-    first = {b: recorded.predict_params(g, bits=b)[0][0].numpy() for b in (2, 3, 4, 5, 6, 8, None)}
-    for b in (2, 3, 5):  # nearest trained: 4
-        np.testing.assert_array_equal(first[b], first[4])
-    for b in (6, None):  # 6 is as near 4 as 8 (ties go to the wider); float reads 8
-        np.testing.assert_array_equal(first[b], first[8])
-    # Trained bitwidths predict what an unrecorded GHN with the same weights does ...
-    for b in (4, 8):
-        np.testing.assert_array_equal(first[b], ghn.predict_params(g, bits=b)[0][0])
-    # ... and an untrained one reads its own (untrained) row without the record.
-    assert not np.allclose(first[2], ghn.predict_params(g, bits=2)[0][0])
-    # Setting the record drops the traces that hold the old one.
-    recorded.trained_bits = None
-    np.testing.assert_array_equal(
-        recorded.predict_params(g, bits=2)[0][0], ghn.predict_params(g, bits=2)[0][0]
-    )
-
-
 def test_config_round_trip():
-    ghn = GHN(
-        hidden=16,
-        num_layers=1,
-        conv="gatv2",
-        rank=4,
-        basis=3,
-        channels=32,
-        kernel_size=5,
-        trained_bits=[8, 2, 8],
-    )
+    ghn = GHN(hidden=16, num_layers=1, conv="gatv2", rank=4, basis=3, channels=32, kernel_size=5)
     again = GHN.from_config(ghn.get_config())
     assert again.get_config() == ghn.get_config()
-    assert again.get_config()["trained_bits"] == [2, 8]
     with pytest.raises(ValueError, match="`conv` must be one of"):
         GHN(conv="gcn")
     with pytest.raises(ValueError, match="multiple of 4"):
         GHN(hidden=30)
-    for bad in ([], [9], [4, "8"], [True]):
-        with pytest.raises(ValueError, match=r"`trained_bits` must be None or .*2\.\.8"):
-            GHN(trained_bits=bad)
 
 
 def test_gatv2_variant_predicts(application):

@@ -59,15 +59,6 @@ def test_every_step_trains_the_networks_the_sampler_draws():
         assert any(type(layer).__name__ == "QuantizeWrapperV2" for layer in entry.model.layers)
 
 
-def test_the_trainer_records_the_bits_it_trains_at():
-    trainer = make_trainer(bits=(2, 8))
-    assert trainer.ghn.trained_bits == (2, 8)
-    again = GHNTrainer(
-        trainer.ghn, ARCHS, bits=4, meta_batch=2, build=tiny_net, input_shape=(8, 8, 3)
-    )
-    assert again.ghn.trained_bits == (2, 4, 8)  # fine-tuning adds to the record
-
-
 def test_float_baseline_trains_plain_networks_and_loss_falls():
     trainer = make_trainer(qat=False, val_archs=ARCHS[:2])
     history = trainer.fit(
