@@ -13,6 +13,11 @@ from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
 
 DEFAULT_GHN = "cifar10"
+# The bundled GHN `ghn=None` means for a uniform (weight, activation) pair, where one
+# predicts better than `DEFAULT_GHN`: at W2A2 on the first 10 `test` networks,
+# `cifar10_w2a2` scores 19.1 % against `cifar10`'s 14.4 %, ahead on all 10
+# (docs/benchmarks.md, "Session 19: the default GHN at 2 bits").
+DEFAULT_GHN_BY_BITS = {(2, 2): "cifar10_w2a2"}
 
 
 def ghn_bits(bits: Any) -> int:
@@ -30,9 +35,24 @@ def target_list(qmodel: keras.Model, model: keras.Model, graph: ArchGraph) -> li
     return [targets[("/".join(p.layer), p.attr)] for p in graph.params]
 
 
-def _resolve_ghn(ghn: GHN | str | None) -> GHN:
+def default_ghn(bits: Any = 4) -> str:
+    """The bundled GHN `gq.predict(model, bits=bits)` uses when `ghn` is None.
+
+    Example:
+        >>> default_ghn(4), default_ghn(2)
+        ('cifar10', 'cifar10_w2a2')
+    """
+    from ghnq_tf.quant import parse_bits
+
+    spec = parse_bits(bits)
+    if spec.layers:  # a mixed policy: the general GHN
+        return DEFAULT_GHN
+    return DEFAULT_GHN_BY_BITS.get(spec.default, DEFAULT_GHN)
+
+
+def _resolve_ghn(ghn: GHN | str | None, bits: Any = 4) -> GHN:
     if ghn is None:
-        ghn = DEFAULT_GHN
+        ghn = default_ghn(bits)
     if isinstance(ghn, str):
         try:
             return GHN.from_pretrained(ghn)
@@ -63,8 +83,8 @@ def predict_many(
         bits: as `gq.quantize`: an int in 2..8, a (weight, activation) pair or
             a {layer_name: bits} policy; each layer's parameters are predicted at
             its weight bitwidth (see `ghnq_tf.tuning.mixed`).
-        ghn: a `gq.GHN`, the name of a bundled one, or None for the default
-            (`"cifar10"`).
+        ghn: a `gq.GHN`, the name of a bundled one, or None for the default:
+            `"cifar10_w2a2"` for `bits=2` (W2A2), else `"cifar10"`.
         calibration_data: unlabeled images; when given, each model's BN
             statistics and activation ranges are calibrated on them.
         calibration_steps: batches of `calibration_data` to use.
@@ -93,7 +113,7 @@ def predict_many(
 
     ghn_bits(bits)  # validates `bits` before any work
     check_ranges(calibration_ranges)
-    ghn = _resolve_ghn(ghn)
+    ghn = _resolve_ghn(ghn, bits)
     clock = timings if timings is not None else {}
 
     def lap(stage: str, start: float) -> float:
@@ -143,7 +163,8 @@ def predict(
         model: a built `tf_keras` model the graph module can describe.
         bits: an int in 2..8, a (weight, activation) pair or a per-layer
             policy, as `gq.quantize` takes.
-        ghn: a `gq.GHN`, a bundled name, or None for the default CIFAR-10 GHN.
+        ghn: a `gq.GHN`, a bundled name, or None for the default CIFAR-10 GHN
+            (`"cifar10_w2a2"` for `bits=2`, else `"cifar10"`).
         calibration_data: unlabeled images to calibrate BN statistics and
             activation ranges on (recommended: predicted parameters come
             without BN running statistics).

@@ -125,12 +125,23 @@ def test_errors_come_before_any_work(ghn):
         predict(_net(), bits=4, ghn=ghn, calibration_ranges="l2")
 
 
-def test_the_default_ghn_is_the_bundled_cifar10():
+@pytest.mark.parametrize(
+    ("bits", "name"),
+    [(4, "cifar10"), ((2, 8), "cifar10"), (2, "cifar10_w2a2"), ({"default": 2}, "cifar10_w2a2")],
+)
+def test_the_default_ghn_is_the_bundled_one_for_the_bits(bits, name):
     model = _net()
-    by_default = predict(model, bits=4)
-    bundled = predict(model, bits=4, ghn=gq.GHN.from_pretrained("cifar10"))
+    by_default = predict(model, bits=bits)
+    bundled = predict(model, bits=bits, ghn=gq.GHN.from_pretrained(name))
     for a, b in zip(by_default.get_weights(), bundled.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_two_bit_default_predicts_other_parameters():
+    model = _net()
+    w2a2 = predict(model, bits=2).get_weights()
+    general = predict(model, bits=2, ghn="cifar10").get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(w2a2, general, strict=True))
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8])
