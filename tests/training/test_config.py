@@ -1,10 +1,19 @@
 """Training configs: the shipped files load; bad keys and types are named."""
 
+import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 
-from ghnq_tf.training.config import ConfigError, RunConfig, config_from_dict, load_config
+from ghnq_tf.hypernet.ghn import GHN
+from ghnq_tf.training.config import (
+    ConfigError,
+    GHNConfig,
+    RunConfig,
+    config_from_dict,
+    load_config,
+)
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SHIPPED = [
@@ -102,3 +111,10 @@ def test_training_pool_names_an_impossible_cap():
     config.search_space.max_macs = 10
     with pytest.raises(ConfigError, match="max_macs"):
         training_pool(config, (32, 32, 3))
+
+
+def test_ghn_section_defaults_are_the_ghn_defaults():
+    # config.py repeats GHN's defaults as literals (it must not import TensorFlow)
+    signature = inspect.signature(GHN.__init__).parameters
+    for field in dataclasses.fields(GHNConfig):
+        assert field.default == signature[field.name].default, field.name
