@@ -13,7 +13,7 @@ from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
 
 DEFAULT_GHN = "cifar10"
-# The bundled GHN `ghn=None` means for a uniform (weight, activation) pair, where one
+# Uniform (weight, activation) pairs for which `ghn=None` means a bundled GHN that
 # predicts better than `DEFAULT_GHN`: at W2A2 on the first 10 `test` networks,
 # `cifar10_w2a2` scores 19.1 % against `cifar10`'s 14.4 %, ahead on all 10
 # (docs/benchmarks.md, "Session 19: the default GHN at 2 bits").
