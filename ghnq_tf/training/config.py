@@ -80,6 +80,12 @@ class TrainingConfig:
     network_clip: float | None = 10.0
     activation_ranges: str = "initial"  # initial | batch | mse (weights too)
     seed: int = 0
+    # Draw each step's networks from a window of this many consecutive pool
+    # networks, sliding by one every `window_steps` steps: a pool larger than
+    # `cache_size` then costs one network build per `window_steps` steps.
+    # None: draw from the whole pool.
+    window: int | None = None
+    window_steps: int = 4
     # A GHN checkpoint (path or bundled name) whose weights start the run, e.g.
     # a float-trained GHN fine-tuned with QAT as in GHN-QAT; its `ghn`
     # section must equal this config's. None: random initialization.

@@ -119,6 +119,8 @@ def make_trainer(
         network_clip=t.network_clip,
         activation_ranges=t.activation_ranges,
         seed=t.seed,
+        window=t.window,
+        window_steps=t.window_steps,
         **overrides,
     )
 

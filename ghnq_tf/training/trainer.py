@@ -92,6 +92,12 @@ class GHNTrainer(keras.Model):
             `gq.calibrate` sets by default); either way a step has no
             history, so resume and distribution are exact.
         seed: seed of the architecture draws.
+        window: draw each step's networks from this many consecutive networks
+            of `archs`, a window that slides by one every `window_steps` steps
+            (None: from all of them). With a window no larger than
+            `cache_size`, a pool of any size costs one network build per
+            `window_steps` steps.
+        window_steps: steps between two slides of the window.
         build: spec → tf_keras model (default: `gq.search_space.build`).
     """
 
@@ -114,6 +120,8 @@ class GHNTrainer(keras.Model):
         network_clip: float | None = 10.0,
         activation_ranges: str = "initial",
         seed: int = 0,
+        window: int | None = None,
+        window_steps: int = 4,
         build: Callable[..., keras.Model] | None = None,
         name: str = "ghn_trainer",
         **kwargs: Any,
@@ -139,17 +147,26 @@ class GHNTrainer(keras.Model):
         self.network_clip = None if network_clip is None else float(network_clip)
         self.activation_ranges = activation_ranges
         self.seed = seed
+        self.window = window
+        self.window_steps = window_steps
         self.sampler = ArchSampler(
-            num_archs=len(self._archs_json), meta_batch=meta_batch, bits=self.bits, seed=seed
+            num_archs=len(self._archs_json),
+            meta_batch=meta_batch,
+            bits=self.bits,
+            seed=seed,
+            window=window,
+            window_steps=window_steps,
         )
-        pairs = len(self._archs_json) * len(self.bits)
+        drawn_from = len(self._archs_json) if window is None else window
+        pairs = drawn_from * len(self.bits)
         if pairs > cache_size:
             warnings.warn(
                 f"`cache_size`={cache_size} holds fewer networks than the {pairs} "
-                f"(architecture, bits) pairs it draws ({len(self._archs_json)} architectures "
+                f"(architecture, bits) pairs it draws from ({drawn_from} architectures "
                 f"x bits={self.bits}): each draw the cache has evicted rebuilds and re-traces "
                 "its network, many times the cost of a step. Raise `cache_size` (memory "
-                "allowing) or train on fewer architectures or bitwidths.",
+                "allowing), set a `window` of at most `cache_size` networks, or train on "
+                "fewer architectures or bitwidths.",
                 UserWarning,
                 stacklevel=2,
             )
@@ -359,6 +376,8 @@ class GHNTrainer(keras.Model):
             "network_clip": self.network_clip,
             "activation_ranges": self.activation_ranges,
             "seed": self.seed,
+            "window": self.window,
+            "window_steps": self.window_steps,
             "name": self.name,
         }
 

@@ -156,3 +156,15 @@ def test_keras_callbacks_work(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert (tmp_path / "run" / "ghn_best.keras").is_file()
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_window_keeps_a_pool_larger_than_the_cache_without_warning():
+    ghn = gq.GHN(hidden=8, num_layers=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 6 networks, a cache of 3: fine with a window of 3
+        trainer = GHNTrainer(
+            ghn, ARCHS, meta_batch=2, cache_size=3, window=3, window_steps=2, build=tiny_net
+        )
+    config = trainer.get_config()
+    assert (config["window"], config["window_steps"]) == (3, 2)
+    assert GHNTrainer.from_config(config).sampler.window == 3
