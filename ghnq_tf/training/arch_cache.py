@@ -47,6 +47,7 @@ def make_step(
     *,
     label_smoothing: float = 0.0,
     trace_after: int | None = 0,
+    gradients: bool = True,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
     """A step: (loss, top-1, d loss / d targets) of `model` on a batch.
 
@@ -54,18 +55,26 @@ def make_step(
     gradients and batch statistics in batch norm, as QAT does. The first
     `trace_after` calls run eagerly; later calls run a `tf.function` (tracing
     costs several eager calls, so it pays only for networks used often).
-    None never traces.
+    None never traces. With `gradients=False` (validation) the step runs
+    forward only and returns no gradients.
     """
     loss_obj = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=label_smoothing
     )
 
+    def forward(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        logits = model(images, training=True)
+        depth = tf.shape(logits)[-1]
+        return logits, loss_obj(tf.one_hot(tf.cast(labels, tf.int32), depth), logits)
+
     def eager_step(images: tf.Tensor, labels: tf.Tensor):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            depth = tf.shape(logits)[-1]
-            loss = loss_obj(tf.one_hot(tf.cast(labels, tf.int32), depth), logits)
-        grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        grads: list[tf.Tensor] = []
+        if gradients:
+            with tf.GradientTape() as tape:
+                logits, loss = forward(images, labels)
+            grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        else:
+            logits, loss = forward(images, labels)
         hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
         return loss, tf.reduce_mean(tf.cast(hits, tf.float32)), grads
 
@@ -94,6 +103,8 @@ class ArchCache:
             `make_step`).
         activation_ranges: `"initial"`, `"batch"` or `"mse"`, see
             `ghnq_tf.quant.fresh_ranges`.
+        gradients: whether steps return the gradients with respect to the
+            targets (False: forward only, for validation).
     """
 
     def __init__(
@@ -105,6 +116,7 @@ class ArchCache:
         label_smoothing: float = 0.0,
         trace_after: int | None = 8,
         activation_ranges: str = "initial",
+        gradients: bool = True,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -114,6 +126,7 @@ class ArchCache:
         self.label_smoothing = label_smoothing
         self.trace_after = trace_after
         self.activation_ranges = activation_ranges
+        self.gradients = gradients
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -136,7 +149,11 @@ class ArchCache:
             network = model
             targets = param_variables(model, graph)
         step = make_step(
-            network, targets, label_smoothing=self.label_smoothing, trace_after=self.trace_after
+            network,
+            targets,
+            label_smoothing=self.label_smoothing,
+            trace_after=self.trace_after,
+            gradients=self.gradients,
         )
         return ArchEntry(key, bits, network, graph, targets, step)
 

@@ -81,7 +81,9 @@ def make_datasets(config: RunConfig) -> tuple[Any, Any, tuple[int, int, int], in
         seed=config.training.seed,
         **load,
     ).repeat()
-    val_ds = gq.data.load(name, d.val_split, **load)
+    # The same images at every validation: its changes are the GHN's, not a new
+    # draw of `validation_steps` batches (a hold-out of 'train' would reshuffle).
+    val_ds = gq.data.load(name, d.val_split, shuffle=False, **load)
     return train_ds, val_ds, tuple(shape), info["num_classes"]
 
 

@@ -31,7 +31,14 @@ class _RunState:
         self.caches: dict[tuple[str, int], ArchCache] = {}
         self.val_version: dict[int, int] = {}
         self.draws: list[tuple[int, int, list[int], list[int]]] = []  # step, replica, ids, bits
-        self.timing = {"steps": 0, "step_seconds": 0.0, "first_call_seconds": 0.0, "first_calls": 0}
+        self.timing = {
+            "steps": 0,
+            "step_seconds": 0.0,
+            "val_batches": 0,
+            "val_seconds": 0.0,
+            "first_call_seconds": 0.0,
+            "first_calls": 0,
+        }
 
 
 def _bits_set(bits: int | Sequence[int]) -> tuple[int, ...]:
@@ -221,6 +228,7 @@ class GHNTrainer(keras.Model):
                 label_smoothing=self.label_smoothing,
                 trace_after=self.trace_after,
                 activation_ranges=self.activation_ranges,
+                gradients=kind == "train",  # validation runs forward only
             )
         return self._state.caches[key]
 
@@ -342,11 +350,14 @@ class GHNTrainer(keras.Model):
                 "Validation needs `val_archs` (e.g. gq.search_space.split('val')) in "
                 "GHNTrainer(...)."
             )
+        start = time.perf_counter()
         images, labels = data[0], data[1]
         for entry in self._refresh_validation():
             loss, accuracy, _ = self._run(entry, images, labels)
             self.loss_tracker.update_state(loss)
             self.accuracy_tracker.update_state(accuracy)
+        self._state.timing["val_batches"] += 1
+        self._state.timing["val_seconds"] += time.perf_counter() - start
         return {m.name: m.result() for m in self.metrics}
 
     # ----------------------------------------------------------------- config

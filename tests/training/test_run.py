@@ -7,7 +7,7 @@ import pytest
 
 import ghnq_tf as gq
 from ghnq_tf.training.config import load_config
-from ghnq_tf.training.run import initial_ghn, train
+from ghnq_tf.training.run import initial_ghn, make_datasets, train
 
 TINY = ["ghn.hidden=8", "ghn.num_layers=1", "ghn.rank=2", "ghn.basis=2", "ghn.channels=16"]
 
@@ -65,3 +65,15 @@ def test_a_run_started_from_a_checkpoint_trains_on_from_it(tmp_path):
     ]
     # Two Adam steps from the checkpoint: every weight is near its start, some moved.
     assert 0.0 < max(moved) < 0.05
+
+
+def test_validation_reads_the_same_images_every_time():
+    # `train[-300:]` is a hold-out of 'train', which gq.data.load reshuffles by
+    # default: validations would each read another draw of images.
+    config = load_config("configs/digits_w4a4.yaml", overrides=["data.batch_size=32"])
+    _, val_ds, _, _ = make_datasets(config)
+    first, again = (np.concatenate([y.numpy() for _, y in val_ds.take(3)]) for _ in range(2))
+    np.testing.assert_array_equal(first, again)
+    images = np.concatenate([x.numpy() for x, _ in val_ds.take(1)])
+    expected = gq.data.load("digits", "train[-300:]", shuffle=False, batch_size=32, image_size=16)
+    np.testing.assert_array_equal(images, next(iter(expected))[0].numpy())

@@ -68,6 +68,10 @@ def test_float_baseline_trains_plain_networks_and_loss_falls():
         assert not any("Quantize" in type(layer).__name__ for layer in entry.model.layers)
     losses = history.history["loss"]
     assert losses[-1] < losses[0]
+    # Validation runs forward only and is timed: 2 epochs x 2 batches of 8.
+    assert trainer.cache().gradients and not trainer.cache("val").gradients
+    timing = trainer.cache_stats()["timing"]
+    assert timing["val_batches"] == 4 and timing["val_seconds"] > 0
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     # Validation networks are always quantize-aware (at the smallest trained bits).
     val = trainer.cache("val").entries.values()
