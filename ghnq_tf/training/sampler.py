@@ -45,7 +45,7 @@ class ArchSampler:
         bits: Sequence[int],
         seed: int = 0,
         window: int | None = None,
-        window_steps: int = 1,
+        window_steps: int = 4,
     ) -> None:
         if num_archs < 1:
             raise ValueError(f"`archs` must not be empty. Received: {num_archs} architectures")
