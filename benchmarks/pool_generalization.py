@@ -22,26 +22,6 @@ import time
 from _common import RESULTS, save
 
 
-def _unseen(count: int, cap: int | None, seen: list[dict]) -> list[dict]:
-    """The first `count` `test` networks within `cap` MACs (none of `seen`)."""
-    import ghnq_tf as gq
-
-    keys = {repr(s) for s in seen}
-    found: list[dict] = []
-    drawn = 0
-    while len(found) < count:
-        batch = gq.search_space.split("test", drawn + 4 * count)[drawn:]
-        if not batch:
-            raise SystemExit(f"the `test` split has fewer than {count} networks within {cap} MACs")
-        drawn += len(batch)
-        found += [
-            s
-            for s in batch
-            if (cap is None or gq.search_space.macs(s) <= cap) and repr(s) not in keys
-        ]
-    return found[:count]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ghn", default="cifar10", help="bundled name or .keras path")
@@ -57,14 +37,14 @@ def main() -> None:
 
     import ghnq_tf as gq
     from ghnq_tf.training.config import load_config
-    from ghnq_tf.training.run import training_pool
+    from ghnq_tf.training.run import architectures_within, training_pool
 
     config = load_config(args.config)
     pool = training_pool(config, (32, 32, 3))
-    groups = {
-        "seen": pool[: args.archs],
-        "unseen": _unseen(args.archs, config.search_space.max_macs, pool),
-    }
+    unseen, _ = architectures_within("test", args.archs, config.search_space.max_macs, (32, 32, 3))
+    if len(unseen) < args.archs:
+        raise SystemExit(f"too few `test` networks within {config.search_space.max_macs} MACs")
+    groups = {"seen": pool[: args.archs], "unseen": unseen}
     started = time.perf_counter()
     figures: dict[str, object] = {}
     for name, specs in groups.items():

@@ -42,27 +42,40 @@ def dataset_name(config: RunConfig) -> str:
     return config.data.name
 
 
+def architectures_within(
+    split: str, size: int, max_macs: float | None, input_shape: tuple[int, int, int]
+) -> tuple[list[dict[str, Any]], int]:
+    """(the first `size` architectures of `split` within `max_macs`, how many were drawn).
+
+    Draws at most `64 * size` architectures: fewer than `size` come back when
+    the cap keeps too few of them.
+    """
+    import ghnq_tf as gq
+
+    if max_macs is None:
+        return gq.search_space.split(split, size), size
+    found: list[dict[str, Any]] = []
+    drawn = 0
+    while len(found) < size and drawn < 64 * size:
+        batch = gq.search_space.split(split, drawn + 4 * size)[drawn:]
+        drawn += len(batch)
+        found += [s for s in batch if gq.search_space.macs(s, input_shape=input_shape) <= max_macs]
+    return found[:size], drawn
+
+
 def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[dict[str, Any]]:
     """The first `train_size` training architectures within `max_macs` (if set)."""
-    import ghnq_tf as gq
     from ghnq_tf.training.config import ConfigError
 
     size, cap = config.search_space.train_size, config.search_space.max_macs
-    if cap is None:
-        return gq.search_space.split("train", size)
-    pool: list[dict[str, Any]] = []
-    drawn = 0
-    while len(pool) < size:
-        if drawn >= 64 * size:
-            raise ConfigError(
-                f"`search_space.max_macs` keeps only {len(pool)} of the first {drawn} "
-                f"training architectures, fewer than `search_space.train_size`={size}. "
-                f"Raise max_macs or lower train_size. Received: max_macs={cap}"
-            )
-        batch = gq.search_space.split("train", drawn + 4 * size)[drawn:]
-        drawn += len(batch)
-        pool += [s for s in batch if gq.search_space.macs(s, input_shape=input_shape) <= cap]
-    return pool[:size]
+    pool, drawn = architectures_within("train", size, cap, input_shape)
+    if len(pool) < size:
+        raise ConfigError(
+            f"`search_space.max_macs` keeps only {len(pool)} of the first {drawn} "
+            f"training architectures, fewer than `search_space.train_size`={size}. "
+            f"Raise max_macs or lower train_size. Received: max_macs={cap}"
+        )
+    return pool
 
 
 def make_datasets(config: RunConfig) -> tuple[Any, Any, tuple[int, int, int], int]:
