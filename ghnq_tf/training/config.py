@@ -42,6 +42,9 @@ class SearchSpaceConfig:
     # the training image size (None: all). Cheaper networks are more steps per
     # hour on a CPU; evaluation splits are never filtered.
     max_macs: int | None = None
+    # Skip training architectures without batch norm (the GHN has not learned
+    # them on CIFAR-10; see docs/benchmarks.md). Evaluation splits keep them.
+    batch_norm_only: bool = False
     val_size: int = 10  # `val` architectures whose accuracy validation reports
 
 

@@ -43,37 +43,58 @@ def dataset_name(config: RunConfig) -> str:
 
 
 def architectures_within(
-    split: str, size: int, max_macs: float | None, input_shape: tuple[int, int, int]
+    split: str,
+    size: int,
+    max_macs: float | None,
+    input_shape: tuple[int, int, int],
+    *,
+    batch_norm_only: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """(the first `size` architectures of `split` within `max_macs`, how many were drawn).
 
+    With `batch_norm_only`, networks without batch norm are skipped too.
     Draws at most `64 * size` architectures: fewer than `size` come back when
-    the cap keeps too few of them.
+    the filters keep too few of them.
     """
     import ghnq_tf as gq
 
-    if max_macs is None:
+    if max_macs is None and not batch_norm_only:
         return gq.search_space.split(split, size), size
+
+    def kept(spec: dict[str, Any]) -> bool:
+        if batch_norm_only and not spec["bn"]:
+            return False
+        return max_macs is None or gq.search_space.macs(spec, input_shape=input_shape) <= max_macs
+
     found: list[dict[str, Any]] = []
     drawn = 0
     while len(found) < size and drawn < 64 * size:
         batch = gq.search_space.split(split, drawn + 4 * size)[drawn:]
         drawn += len(batch)
-        found += [s for s in batch if gq.search_space.macs(s, input_shape=input_shape) <= max_macs]
+        found += [s for s in batch if kept(s)]
     return found[:size], drawn
 
 
 def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[dict[str, Any]]:
-    """The first `train_size` training architectures within `max_macs` (if set)."""
+    """The first `train_size` training architectures within `max_macs` (if set).
+
+    With `search_space.batch_norm_only`, only networks with batch norm.
+    """
     from ghnq_tf.training.config import ConfigError
 
-    size, cap = config.search_space.train_size, config.search_space.max_macs
-    pool, drawn = architectures_within("train", size, cap, input_shape)
+    space = config.search_space
+    size, cap = space.train_size, space.max_macs
+    pool, drawn = architectures_within(
+        "train", size, cap, input_shape, batch_norm_only=space.batch_norm_only
+    )
     if len(pool) < size:
+        bn = space.batch_norm_only
+        what = "`search_space.max_macs`" + (" with `batch_norm_only`" if bn else "")
         raise ConfigError(
-            f"`search_space.max_macs` keeps only {len(pool)} of the first {drawn} "
+            f"{what} keeps only {len(pool)} of the first {drawn} "
             f"training architectures, fewer than `search_space.train_size`={size}. "
-            f"Raise max_macs or lower train_size. Received: max_macs={cap}"
+            f"Raise max_macs or lower train_size. Received: max_macs={cap}, "
+            f"batch_norm_only={bn}"
         )
     return pool
 

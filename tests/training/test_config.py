@@ -103,6 +103,22 @@ def test_training_pool_keeps_only_architectures_within_max_macs():
     assert pool == kept  # the first cheap ones, in stream order
 
 
+def test_training_pool_batch_norm_only_skips_networks_without_batch_norm():
+    import ghnq_tf as gq
+    from ghnq_tf.training.run import training_pool
+
+    config = RunConfig()
+    config.search_space.train_size = 40
+    config.search_space.max_macs = 50_000_000
+    mixed = training_pool(config, (32, 32, 3))
+    assert not all(s["bn"] for s in mixed)  # the cap alone keeps BN-free networks
+    config.search_space.batch_norm_only = True
+    pool = training_pool(config, (32, 32, 3))
+    assert len(pool) == 40
+    assert all(s["bn"] and gq.search_space.macs(s) <= 50_000_000 for s in pool)
+    assert [s for s in mixed if s["bn"]] == pool[: sum(s["bn"] for s in mixed)]  # stream order
+
+
 def test_training_pool_names_an_impossible_cap():
     from ghnq_tf.training.run import training_pool
 
