@@ -93,7 +93,8 @@ def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[
         raise ConfigError(
             f"{what} keeps only {len(pool)} of the first {drawn} "
             f"training architectures, fewer than `search_space.train_size`={size}. "
-            f"Raise max_macs or lower train_size. Received: max_macs={cap}, "
+            f"Raise max_macs{', turn off batch_norm_only' if bn else ''} or lower "
+            f"train_size. Received: max_macs={cap}, "
             f"batch_norm_only={bn}"
         )
     return pool

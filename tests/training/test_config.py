@@ -127,6 +127,9 @@ def test_training_pool_names_an_impossible_cap():
     config.search_space.max_macs = 10
     with pytest.raises(ConfigError, match="max_macs"):
         training_pool(config, (32, 32, 3))
+    config.search_space.batch_norm_only = True
+    with pytest.raises(ConfigError, match="turn off batch_norm_only .*batch_norm_only=True"):
+        training_pool(config, (32, 32, 3))
 
 
 def test_ghn_section_defaults_are_the_ghn_defaults():
