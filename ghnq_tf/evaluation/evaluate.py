@@ -82,7 +82,7 @@ def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> d
         return {}
     old = json.loads(path.read_text())
     mine = _comparable(json.loads(json.dumps(config)))
-    theirs = _comparable(old.get("config", {}))
+    theirs = _comparable({"test_split": "test", **old.get("config", {})})  # its default
     if mine != theirs:
         differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         raise ValueError(
@@ -197,6 +197,8 @@ def evaluate(
     image_size: int | None = None,
     batch_size: int = 250,
     limit: int | None = None,
+    test_split: str = "test",
+    calibration_split: str = "train",
     calibration_steps: int = 8,
     calibration_batch_size: int = 64,
     ranges: str = "mse",
@@ -245,6 +247,11 @@ def evaluate(
         image_size: side of the images and networks (None: the dataset's).
         batch_size: test images per inference call (speed only).
         limit: evaluate on the first `limit` test images (None: all of them).
+        test_split: the data split scored. `"train[-2000:]"` scores held-out
+            training images, for model selection that never sees the test
+            images (pair it with `calibration_split="train[:-2000]"`).
+        calibration_split: the data split calibration and QAT images are
+            drawn from.
         calibration_steps: training batches used for calibration.
         calibration_batch_size: images per calibration batch.
         ranges: quantizer ranges set by calibration: `"mse"` (least-squares,
@@ -327,6 +334,8 @@ def evaluate(
         calibration_batch_size=calibration_batch_size,
         ranges=ranges,
         seed=seed,
+        test_split=test_split,
+        calibration_split=calibration_split,
     )
     config = {
         "split": split_label(split),
@@ -336,10 +345,11 @@ def evaluate(
         "data": data,
         "image_size": image_size,
         "num_classes": source.num_classes,
+        "test_split": test_split,
         "test_images": source.test_images,
         "limit": limit,
         "calibration": {
-            "split": "train",
+            "split": calibration_split,
             "shuffled": True,
             "steps": calibration_steps,
             "batch_size": calibration_batch_size,

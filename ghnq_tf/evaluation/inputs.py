@@ -219,6 +219,9 @@ class EvalData:
         calibration_batch_size: images per calibration batch.
         ranges: the `ranges` of every calibration (`"mse"` or `"minmax"`).
         seed: seed of the training-image shuffle.
+        test_split: the split scored, e.g. `"train[-2000:]"` to score
+            held-out training images while the test images stay unseen.
+        calibration_split: the split calibration (and QAT) images come from.
     """
 
     def __init__(
@@ -230,20 +233,29 @@ class EvalData:
         calibration_batch_size: int,
         ranges: str = "mse",
         seed: int,
+        test_split: str = "test",
+        calibration_split: str = "train",
     ) -> None:
-        from ghnq_tf.data import info
+        from ghnq_tf.data import info, load
 
         facts = info(name)
-        for needed in ("train", "test"):
-            if needed not in facts["splits"]:
+        for needed, role in ((calibration_split, "calibrates"), (test_split, "tests")):
+            base = needed.split("[", 1)[0]
+            if base not in facts["splits"]:
                 raise ValueError(
-                    f"Dataset {name!r} has no {needed!r} split (it has "
-                    f"{sorted(facts['splits'])}): evaluation calibrates on 'train' and "
-                    f"tests on 'test'. Received: data={name!r}"
+                    f"Dataset {name!r} has no {base!r} split (it has "
+                    f"{sorted(facts['splits'])}): evaluation {role} on {needed!r}. "
+                    f"Received: data={name!r}"
                 )
         self.name = name
+        self.test_split = test_split
+        self.calibration_split = calibration_split
         self.num_classes = int(facts["num_classes"])
-        self.test_images = min(limit or facts["splits"]["test"], facts["splits"]["test"])
+        if test_split == "test":
+            available = facts["splits"]["test"]
+        else:  # a sliced split: count it (checks the slice too)
+            available = int(load(name, test_split, batch_size=1, shuffle=False).cardinality())
+        self.test_images = min(limit or available, available)
         self.limit = limit
         self.calibration_steps = calibration_steps
         self.calibration_batch_size = calibration_batch_size
@@ -258,12 +270,14 @@ class EvalData:
 
         size = size or self.default_size
         if size not in self._cache:
-            test = load(self.name, "test", batch_size=500, image_size=size, limit=self.limit)
+            test = load(
+                self.name, self.test_split, batch_size=500, image_size=size, limit=self.limit
+            )
             xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in test], strict=True)
             tf.random.set_seed(self.seed)  # tf.data's shuffle also reads the global seed
             train = load(
                 self.name,
-                "train",
+                self.calibration_split,
                 batch_size=self.calibration_batch_size,
                 image_size=size,
                 shuffle=True,
@@ -293,7 +307,7 @@ class EvalData:
         tf.random.set_seed(self.seed)  # tf.data's shuffle also reads the global seed
         return load(
             self.name,
-            "train",
+            self.calibration_split,
             batch_size=budget.batch_size,
             image_size=size or self.default_size,
             shuffle=True,

@@ -32,7 +32,7 @@ class ArchEntry:
     model: keras.Model  # the network that runs: quantize-aware, or float when qat=False
     graph: ArchGraph
     targets: list[tf.Variable]  # receive the GHN's tensors, graph.params order
-    step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]
+    step: Callable[..., tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]  # see make_step
     uses: int = 0
     ran: bool = False  # whether `step` has run once (its first call is timed)
 
@@ -48,8 +48,16 @@ def make_step(
     label_smoothing: float = 0.0,
     trace_after: int | None = 0,
     gradients: bool = True,
-) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
+    distill_temperature: float = 4.0,
+    distill_weight: float = 0.5,
+) -> Callable[..., tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
     """A step: (loss, top-1, d loss / d targets) of `model` on a batch.
+
+    `step(images, labels)` takes the cross-entropy with the labels;
+    `step(images, labels, soft)` distills too: with `soft` a teacher's
+    softened probabilities (`softmax(teacher_logits / T)`), the loss is
+    `(1 - w) * CE(labels) + w * T² * KL(soft || softmax(logits / T))`
+    (Hinton et al.), `T` = `distill_temperature`, `w` = `distill_weight`.
 
     Runs the network in training mode: fake-quant with straight-through
     gradients and batch statistics in batch norm, as QAT does. The first
@@ -62,30 +70,37 @@ def make_step(
         from_logits=True, label_smoothing=label_smoothing
     )
 
-    def forward(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def forward(images: tf.Tensor, labels: tf.Tensor, soft: tf.Tensor | None):
         logits = model(images, training=True)
         depth = tf.shape(logits)[-1]
-        return logits, loss_obj(tf.one_hot(tf.cast(labels, tf.int32), depth), logits)
+        loss = loss_obj(tf.one_hot(tf.cast(labels, tf.int32), depth), logits)
+        if soft is not None:
+            t, w = distill_temperature, distill_weight
+            log_student = tf.nn.log_softmax(logits / t)
+            log_soft = tf.math.log(tf.maximum(soft, 1e-12))
+            kl = tf.reduce_mean(tf.reduce_sum(soft * (log_soft - log_student), axis=-1))
+            loss = (1.0 - w) * loss + w * t * t * kl
+        return logits, loss
 
-    def eager_step(images: tf.Tensor, labels: tf.Tensor):
+    def eager_step(images: tf.Tensor, labels: tf.Tensor, soft: tf.Tensor | None = None):
         grads: list[tf.Tensor] = []
         if gradients:
             with tf.GradientTape() as tape:
-                logits, loss = forward(images, labels)
+                logits, loss = forward(images, labels, soft)
             grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         else:
-            logits, loss = forward(images, labels)
+            logits, loss = forward(images, labels, soft)
         hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
         return loss, tf.reduce_mean(tf.cast(hits, tf.float32)), grads
 
     traced_step = tf.function(eager_step, reduce_retracing=True)
     calls = [0]
 
-    def step(images: tf.Tensor, labels: tf.Tensor):
+    def step(images: tf.Tensor, labels: tf.Tensor, soft: tf.Tensor | None = None):
         calls[0] += 1
         if trace_after is None or calls[0] <= trace_after:
-            return eager_step(images, labels)
-        return traced_step(images, labels)
+            return eager_step(images, labels, soft)
+        return traced_step(images, labels, soft)
 
     return step
 
@@ -105,6 +120,8 @@ class ArchCache:
             `ghnq_tf.quant.fresh_ranges`.
         gradients: whether steps return the gradients with respect to the
             targets (False: forward only, for validation).
+        distill_temperature: `T` of a distilling step (see `make_step`).
+        distill_weight: weight of the distillation term (see `make_step`).
     """
 
     def __init__(
@@ -117,6 +134,8 @@ class ArchCache:
         trace_after: int | None = 8,
         activation_ranges: str = "initial",
         gradients: bool = True,
+        distill_temperature: float = 4.0,
+        distill_weight: float = 0.5,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -127,6 +146,8 @@ class ArchCache:
         self.trace_after = trace_after
         self.activation_ranges = activation_ranges
         self.gradients = gradients
+        self.distill_temperature = distill_temperature
+        self.distill_weight = distill_weight
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -154,6 +175,8 @@ class ArchCache:
             label_smoothing=self.label_smoothing,
             trace_after=self.trace_after,
             gradients=self.gradients,
+            distill_temperature=self.distill_temperature,
+            distill_weight=self.distill_weight,
         )
         return ArchEntry(key, bits, network, graph, targets, step)
 

@@ -65,6 +65,15 @@ class GHNConfig:
 
 
 @dataclasses.dataclass
+class DistillConfig:
+    # A saved tf_keras classifier of the training images (`.keras`); None:
+    # no distillation. Each batch runs through it once.
+    teacher: str | None = None
+    temperature: float = 4.0
+    weight: float = 0.5  # of the distillation term; the labels keep 1 - weight
+
+
+@dataclasses.dataclass
 class TrainingConfig:
     bits: list[int] = dataclasses.field(default_factory=lambda: [4])
     qat: bool = True
@@ -93,6 +102,7 @@ class TrainingConfig:
     # a float-trained GHN fine-tuned with QAT as in GHN-QAT; its `ghn`
     # section must equal this config's. None: random initialization.
     init_from: str | None = None
+    distill: DistillConfig = dataclasses.field(default_factory=DistillConfig)
 
 
 @dataclasses.dataclass

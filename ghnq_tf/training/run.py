@@ -158,8 +158,34 @@ def make_trainer(
         seed=t.seed,
         window=t.window,
         window_steps=t.window_steps,
+        teacher=load_teacher(t.distill.teacher),
+        distill_temperature=t.distill.temperature,
+        distill_weight=t.distill.weight,
         **overrides,
     )
+
+
+def load_teacher(path: str | None) -> keras.Model | None:
+    """The distillation teacher saved at `path` (None: no distillation).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: the file holds no readable tf_keras model.
+    """
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise FileNotFoundError(
+            f"`training.distill.teacher` names no file: {path!r}. Train one with "
+            "research/train_teacher.py, or set it to null. Received: teacher={path!r}"
+        )
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as err:  # Keras raises several types for unreadable files
+        raise ValueError(
+            f"`training.distill.teacher` {path!r} is not a readable tf_keras model "
+            f"({type(err).__name__}: {err})."
+        ) from err
 
 
 def initial_ghn(config: RunConfig) -> Any:
@@ -220,6 +246,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
 
     # Multi-worker collectives must be configured before any other TF op.
     strategy = make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.training.seed)  # the GHN's initialization too
     chief = is_chief(strategy)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)

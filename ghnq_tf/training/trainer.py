@@ -105,6 +105,14 @@ class GHNTrainer(keras.Model):
             `cache_size`, a pool of any size costs one network build per
             `window_steps` steps.
         window_steps: steps between two slides of the window.
+        teacher: a trained `tf_keras` classifier of the same images (or None).
+            Each training batch runs through it once, and every network's
+            loss adds the distillation term of its softened outputs (see
+            `ghnq_tf.training.arch_cache.make_step`); validation keeps the
+            plain cross-entropy.
+        distill_temperature: the softening temperature `T`.
+        distill_weight: the weight `w` of the distillation term; the label
+            term keeps `1 - w`.
         build: spec → tf_keras model (default: `gq.search_space.build`).
     """
 
@@ -129,6 +137,9 @@ class GHNTrainer(keras.Model):
         seed: int = 0,
         window: int | None = None,
         window_steps: int = 4,
+        teacher: keras.Model | None = None,
+        distill_temperature: float = 4.0,
+        distill_weight: float = 0.5,
         build: Callable[..., keras.Model] | None = None,
         name: str = "ghn_trainer",
         **kwargs: Any,
@@ -156,6 +167,19 @@ class GHNTrainer(keras.Model):
         self.seed = seed
         self.window = window
         self.window_steps = window_steps
+        if teacher is not None and not isinstance(teacher, keras.Model):
+            raise TypeError(
+                f"`teacher` must be a tf_keras model or None. Received: teacher={teacher!r}"
+            )
+        if not distill_temperature > 0 or not 0.0 <= distill_weight <= 1.0:
+            raise ValueError(
+                "`distill_temperature` must be > 0 and `distill_weight` in [0, 1]. Received: "
+                f"distill_temperature={distill_temperature}, distill_weight={distill_weight}"
+            )
+        # Set past Keras' attribute tracking: the teacher is no weight of the trainer.
+        object.__setattr__(self, "_teacher", teacher)
+        self.distill_temperature = float(distill_temperature)
+        self.distill_weight = float(distill_weight)
         self.sampler = ArchSampler(
             num_archs=len(self._archs_json),
             meta_batch=meta_batch,
@@ -229,6 +253,8 @@ class GHNTrainer(keras.Model):
                 trace_after=self.trace_after,
                 activation_ranges=self.activation_ranges,
                 gradients=kind == "train",  # validation runs forward only
+                distill_temperature=self.distill_temperature,
+                distill_weight=self.distill_weight,
             )
         return self._state.caches[key]
 
@@ -256,19 +282,32 @@ class GHNTrainer(keras.Model):
         return self.ghn(graph)
 
     # ------------------------------------------------------------------ steps
-    def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
-        with outside_strategy():  # a replica's networks and losses are its own
-            return self._run_local(entry, images, labels)
+    @property
+    def teacher(self) -> keras.Model | None:
+        """The distillation teacher (None: labels only)."""
+        return self._teacher
 
-    def _run_local(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor):
+    def _soft_targets(self, images: tf.Tensor) -> tf.Tensor | None:
+        """The teacher's softened probabilities of a batch (None without a teacher)."""
+        if self.teacher is None:
+            return None
+        with outside_strategy():
+            logits = self.teacher(images, training=False)
+        return tf.stop_gradient(tf.nn.softmax(logits / self.distill_temperature))
+
+    def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None):
+        with outside_strategy():  # a replica's networks and losses are its own
+            return self._run_local(entry, images, labels, soft)
+
+    def _run_local(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None):
         if not entry.ran:
             start = time.perf_counter()
-            result = entry.step(images, labels)
+            result = entry.step(images, labels, soft)
             entry.ran = True
             self._state.timing["first_call_seconds"] += time.perf_counter() - start
             self._state.timing["first_calls"] += 1
             return result
-        return entry.step(images, labels)
+        return entry.step(images, labels, soft)
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         from ghnq_tf.training.two_tape import inject
@@ -283,6 +322,7 @@ class GHNTrainer(keras.Model):
         graph = graphs_to_tensor(
             [e.graph for e in entries], bits=bits, max_distance=self.ghn.max_distance
         )
+        soft = self._soft_targets(images)  # once per batch, shared by the networks
         with tf.GradientTape() as tape:
             params = self.ghn(graph)
             penalty = self.param_penalty * tf.add_n([tf.norm(p) for p in params])
@@ -293,7 +333,7 @@ class GHNTrainer(keras.Model):
             count = len(entry.targets)
             inject(entry.targets, params[offset : offset + count])
             offset += count
-            loss, accuracy, grads = self._run(entry, images, labels)
+            loss, accuracy, grads = self._run(entry, images, labels, soft)
             losses.append(loss)
             accuracies.append(accuracy)
             if self.network_clip:
@@ -389,6 +429,11 @@ class GHNTrainer(keras.Model):
             "seed": self.seed,
             "window": self.window,
             "window_steps": self.window_steps,
+            "teacher": (
+                None if self.teacher is None else keras.saving.serialize_keras_object(self.teacher)
+            ),
+            "distill_temperature": self.distill_temperature,
+            "distill_weight": self.distill_weight,
             "name": self.name,
         }
 
@@ -396,4 +441,6 @@ class GHNTrainer(keras.Model):
     def from_config(cls, config: dict[str, Any]) -> GHNTrainer:
         config = dict(config)
         config["ghn"] = keras.saving.deserialize_keras_object(config["ghn"])
+        if config.get("teacher") is not None:
+            config["teacher"] = keras.saving.deserialize_keras_object(config["teacher"])
         return cls(**config)

@@ -307,3 +307,27 @@ def test_qat_scratch_and_the_command(ghn, tmp_path, capsys):
     assert result["config"]["ghn"]["source"] == str(path)
     trained = result["methods"]["qat_scratch"]["8"]["mean"]
     assert trained > max(0.3, result["methods"]["random"]["8"]["mean"])  # it learned
+
+
+def test_held_out_training_images_can_be_scored(ghn):
+    """Model selection scores a hold-out of 'train' and calibrates on the rest."""
+    result = evaluate(
+        ghn,
+        split=SPECS[:1],
+        bits=(8,),
+        data="digits",
+        image_size=SIDE,
+        test_split="train[-40:]",
+        calibration_split="train[:-40]",
+        calibration_steps=CAL_STEPS,
+        calibration_batch_size=CAL_BATCH,
+        baselines=[],
+        progress=False,
+    )
+    config = result["config"]
+    assert config["test_split"] == "train[-40:]" and config["test_images"] == 40
+    assert config["calibration"]["split"] == "train[:-40]"
+    values = np.array(list(result["methods"]["ghn"][8]["per_arch"].values()))
+    np.testing.assert_allclose(values * 40, np.round(values * 40), atol=1e-9)
+    with pytest.raises(ValueError, match="has no 'validation' split"):
+        evaluate(ghn, split=SPECS[:1], data="digits", test_split="validation", progress=False)

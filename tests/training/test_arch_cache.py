@@ -31,3 +31,33 @@ def test_forward_only_step_matches_the_training_step(trace_after):
     np.testing.assert_allclose(f_loss.numpy(), loss.numpy(), rtol=1e-6)
     assert f_top1.numpy() == top1.numpy()
     assert float(tf.norm(grads[0])) > 0
+
+
+@pytest.mark.parametrize("trace_after", [None, 0])
+def test_distilling_step_adds_the_softened_kl_term(trace_after):
+    model = _net()
+    targets = model.trainable_variables
+    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[3, 4])
+    labels = tf.constant([0, 1, 2, 1] * 4)
+    teacher_logits = tf.random.stateless_normal([16, 3], seed=[5, 6]) * 3.0
+    t, w = 3.0, 0.25
+    soft = tf.nn.softmax(teacher_logits / t)
+    step = make_step(
+        model, targets, trace_after=trace_after, distill_temperature=t, distill_weight=w
+    )
+    loss, _, grads = step(images, labels, soft)
+    # By hand, from the same logits (training mode: batch statistics, no state).
+    logits = model(images, training=True).numpy().astype(np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    ce = -np.mean(log_p[np.arange(16), labels.numpy()])
+    z = logits / t
+    log_q = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    s = soft.numpy().astype(np.float64)
+    kl = np.mean(np.sum(s * (np.log(s) - log_q), -1))
+    np.testing.assert_allclose(loss.numpy(), (1 - w) * ce + w * t * t * kl, rtol=1e-5)
+    plain, _, plain_grads = make_step(model, targets, trace_after=trace_after)(images, labels)
+    np.testing.assert_allclose(plain.numpy(), ce, rtol=1e-5)
+    assert not np.allclose(grads[-1].numpy(), plain_grads[-1].numpy())
+    # With weight 0 the teacher changes nothing.
+    zero = make_step(model, targets, trace_after=trace_after, distill_weight=0.0)
+    np.testing.assert_allclose(zero(images, labels, soft)[0].numpy(), ce, rtol=1e-5)

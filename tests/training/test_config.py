@@ -22,6 +22,7 @@ SHIPPED = [
     "cifar10_w2a2",
     "cifar10_mixed",
     "cifar10_float",
+    "screen",
     "digits_w4a4",
 ]
 
@@ -61,6 +62,25 @@ def test_overrides_and_coercion():
     )
     assert config.training.bits == [4] and config.training.epochs == 2
     assert config.ghn.hidden == 16 and config.training.learning_rate == pytest.approx(1e-4)
+
+
+def test_distill_section_reads_nested_overrides(tmp_path):
+    from ghnq_tf.training.run import load_teacher
+
+    config = config_from_dict(
+        {}, ["training.distill.teacher=t.keras", "training.distill.temperature=2"]
+    )
+    distill = config.training.distill
+    assert (distill.teacher, distill.temperature, distill.weight) == ("t.keras", 2.0, 0.5)
+    assert config_from_dict({}).training.distill.teacher is None  # off by default
+    with pytest.raises(ConfigError, match="Unknown config key `training.distill.teachr`"):
+        config_from_dict({}, ["training.distill.teachr=t.keras"])
+    assert load_teacher(None) is None
+    with pytest.raises(FileNotFoundError, match="research/train_teacher.py"):
+        load_teacher(str(tmp_path / "missing.keras"))
+    (tmp_path / "bad.keras").write_text("not a model")
+    with pytest.raises(ValueError, match="not a readable tf_keras model"):
+        load_teacher(str(tmp_path / "bad.keras"))
 
 
 @pytest.mark.parametrize(

@@ -172,3 +172,37 @@ def test_window_keeps_a_pool_larger_than_the_cache_without_warning():
     config = trainer.get_config()
     assert (config["window"], config["window_steps"]) == (3, 2)
     assert GHNTrainer.from_config(config).sampler.window == 3
+
+
+def _teacher():
+    keras.utils.set_random_seed(1)
+    x = keras.Input((8, 8, 3))
+    return keras.Model(x, L.Dense(3)(L.GlobalAveragePooling2D()(L.Conv2D(4, 3)(x))))
+
+
+def test_a_teacher_distills_into_every_drawn_network():
+    teacher = _teacher()
+    images, labels = next(iter(data()))
+    trainer = make_trainer(qat=False, teacher=teacher, distill_temperature=2.0, distill_weight=0.5)
+    plain = make_trainer(qat=False)
+    soft = trainer._soft_targets(images)
+    expected = tf.nn.softmax(teacher(images, training=False) / 2.0)
+    np.testing.assert_allclose(soft.numpy(), expected.numpy(), rtol=1e-6)
+    assert plain._soft_targets(images) is None
+    # The same draw and GHN: the reported loss is the distilling one.
+    with_teacher = trainer.train_step((images, labels))["loss"].numpy()
+    without = plain.train_step((images, labels))["loss"].numpy()
+    assert with_teacher != pytest.approx(without)
+    # The teacher is not trained and not part of the GHN's weights.
+    assert len(trainer.trainable_weights) == len(plain.trainable_weights)
+    config = trainer.get_config()
+    assert config["distill_temperature"] == 2.0 and config["distill_weight"] == 0.5
+    rebuilt = GHNTrainer.from_config({**config, "build": tiny_net})
+    assert rebuilt.teacher is not None and rebuilt.distill_weight == 0.5
+
+
+def test_distillation_arguments_are_checked():
+    with pytest.raises(ValueError, match="distill_weight"):
+        make_trainer(teacher=_teacher(), distill_weight=1.5)
+    with pytest.raises(TypeError, match="teacher"):
+        make_trainer(teacher="teacher.keras")
