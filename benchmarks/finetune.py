@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 
-from _common import save
+from _common import local_data, save
 
 STARTS = ("predicted", "random")
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD (momentum 0.9)"}
@@ -102,7 +102,6 @@ def main() -> None:
 
     import ghnq_tf as gq
     from ghnq_tf._keras import keras
-    from ghnq_tf.evaluation.inputs import resolve_data
     from ghnq_tf.hypernet.checkpoint import pretrained_manifests
 
     if args.ghn is None:  # `make bench`: the CIFAR-10 GHN once bundled, else the embedded one
@@ -115,7 +114,7 @@ def main() -> None:
     steps = sorted(set(args.steps))
     load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
     ghn = load(args.ghn)
-    name, size = resolve_data(args.data), args.image_size
+    name, size = local_data(args.data), args.image_size
     calibration = gq.data.load(name, "train", batch_size=64, image_size=size, seed=args.seed)
     test = gq.data.load(name, "test", batch_size=500, image_size=size, limit=args.limit)
     info = gq.data.info(name)

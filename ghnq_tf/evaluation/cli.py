@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--data",
         default="cifar10",
-        help="cifar10 (tfds, else ../shared/data/cifar10), digits or image_folder:<path>",
+        help="cifar10 (TensorFlow Datasets), digits, or image_folder:<path> for a local copy",
     )
     p.add_argument("--num-archs", type=int, help="first N architectures (default: all)")
     p.add_argument("--image-size", type=int, help="image side (default: the dataset's)")

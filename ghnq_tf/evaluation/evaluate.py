@@ -239,8 +239,9 @@ def evaluate(
             `tf_keras.applications` models), or a list of architecture specs
             (`gq.search_space` dicts, named `arch[i]`).
         bits: bitwidths in 2..8, e.g. `(8, 4, 2)`.
-        data: a `gq.data.load` name. `"cifar10"` uses tfds when downloaded,
-            else the image folder `../shared/data/cifar10` when it exists.
+        data: a `gq.data.load` name: `"cifar10"` (TensorFlow Datasets,
+            downloaded on first use), `"digits"`, or `"image_folder:<path>"`
+            for a local copy.
         num_archs: evaluate the first `num_archs` of the split (None: all).
         image_size: side of the images and networks (None: the dataset's).
         batch_size: test images per inference call (speed only).
