@@ -1,4 +1,4 @@
-"""The two-tape GHN update step (DESIGN.md): exact gradients through any model.
+"""The two-tape GHN update step (docs/design.md): exact gradients through any model.
 
 The GHN predicts parameters under one tape; they are assigned into the target
 model's variables (any Keras model, any tfmot wrapper); the loss of the target
