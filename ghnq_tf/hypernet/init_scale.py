@@ -17,7 +17,7 @@ kernels of a CIFAR-10 `test` network). `gq.predict` therefore rescales them
 to the scale of the model's own kernels (for a freshly built model, its
 Keras initialization) before it calibrates: the predicted function is kept,
 and fine-tuning moves these kernels at the rate it moves freshly
-initialized ones. Measured at W4A4 on CIFAR-10 (`docs/benchmarks.md`): with
+initialized ones. Measured at W4A4 on CIFAR-10 (`research/README.md`): with
 SGD 0.01 the prediction held 23–25 % over 300 steps instead of falling to
 12 %; with Adam 1e-3 the rescale made no measurable difference.
 
