@@ -1,10 +1,10 @@
 """What `gq.evaluate` reads: checked arguments, GHNs, architectures and images.
 
 Example:
-    >>> archs = split_archs("test", 3, None)
-    >>> data = EvalData("digits", limit=100, calibration_steps=2,
-    ...                 calibration_batch_size=32, seed=0)
-    >>> x_test, y_test, x_cal = data.arrays(None)
+    archs = split_archs("test", 3, None)
+    data = EvalData("digits", limit=100, calibration_steps=2,
+                    calibration_batch_size=32, seed=0)
+    x_test, y_test, x_cal = data.arrays(None)
 """
 
 from __future__ import annotations

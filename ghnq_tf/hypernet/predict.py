@@ -154,10 +154,10 @@ def predict(
     """Predicts all parameters of `model` for `bits`-bit quantization.
 
     Example:
-        >>> model = tf_keras.applications.MobileNetV2(
-        ...     input_shape=(32, 32, 3), weights=None, classes=10)
-        >>> qmodel = gq.predict(model, bits=4, calibration_data=x_unlabeled)
-        >>> qmodel.compile(metrics=["accuracy"]); qmodel.evaluate(x_test, y_test)
+        model = tf_keras.applications.MobileNetV2(
+            input_shape=(32, 32, 3), weights=None, classes=10)
+        qmodel = gq.predict(model, bits=4, calibration_data=x_unlabeled)
+        qmodel.compile(metrics=["accuracy"]); qmodel.evaluate(x_test, y_test)
 
     Args:
         model: a built `tf_keras` model the graph module can describe.

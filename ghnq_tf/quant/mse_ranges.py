@@ -19,7 +19,7 @@ networks with a `cifar10` GHN (all 10,000 test images), W4A4 top-1
 (`research/README.md`).
 
 Example:
-    >>> q = MSERangeQuantizer(num_bits=2, per_axis=False, symmetric=False, narrow_range=False)
+    q = MSERangeQuantizer(num_bits=2, per_axis=False, symmetric=False, narrow_range=False)
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class MSERangeQuantizer(_LastValueQuantizer):
         num_candidates: ranges tried (`mse_range`).
 
     Example:
-        >>> q = MSERangeQuantizer(num_bits=4, per_axis=True, symmetric=True, narrow_range=True)
+        q = MSERangeQuantizer(num_bits=4, per_axis=True, symmetric=True, narrow_range=True)
     """
 
     def __init__(
