@@ -54,7 +54,7 @@ def machine() -> dict[str, object]:
 
 
 def save(name: str, figures: dict[str, object]) -> Path:
-    """Writes `figures` (plus the machine) to benchmarks/results/NAME.json."""
+    """Writes `figures` (plus the machine) to `RESULTS`/NAME.json."""
     from ghnq_tf._io import atomic_write_text
 
     path = RESULTS / f"{name}.json"
