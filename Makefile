@@ -25,15 +25,17 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check ghnq_tf tests benchmarks examples
-	$(BIN)/ruff format --check ghnq_tf tests benchmarks examples
+	$(BIN)/ruff check ghnq_tf tests benchmarks research examples
+	$(BIN)/ruff format --check ghnq_tf tests benchmarks research examples
 
 format: $(STAMP)
-	$(BIN)/ruff format ghnq_tf tests benchmarks examples
-	$(BIN)/ruff check --fix ghnq_tf tests benchmarks examples
+	$(BIN)/ruff format ghnq_tf tests benchmarks research examples
+	$(BIN)/ruff check --fix ghnq_tf tests benchmarks research examples
 
+# The product benchmarks only (research/ holds one-off investigations);
+# `_common.py` is their shared helper, not a benchmark.
 bench: $(STAMP)
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -5,7 +5,7 @@ quantize-wrapping, then `Calibrator.calibrate` (8 batches of 64, least-squares
 ranges) and the 10,000-image evaluation, each run twice on the same model so
 the second run has no tracing; and the float network's own inference on the
 same images, the floor no quantizer setting can go under.
-Run: `.venv/bin/python benchmarks/eval_cost.py [--arch 0] [--ranges mse]`.
+Run: `.venv/bin/python benchmarks/eval_cost.py [--arch 0] [--ranges mse] [--data cifar10]`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import save  # noqa: E402
 
 from ghnq_tf._keras import keras, tf  # noqa: E402
-from ghnq_tf.evaluation.inputs import CIFAR10_FOLDER, EvalData, resolve_ghn, split_archs  # noqa: E402
+from ghnq_tf.evaluation.inputs import EvalData, resolve_ghn, split_archs  # noqa: E402
 from ghnq_tf.evaluation.runner import metrics_fn, top1_and_loss  # noqa: E402
 from ghnq_tf.graph.from_keras import graph_from_keras  # noqa: E402
 from ghnq_tf.hypernet.predict import target_list  # noqa: E402
@@ -38,9 +38,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, default=0, help="index in the `test` split")
     parser.add_argument("--ranges", default="mse", choices=("mse", "minmax"))
+    parser.add_argument(
+        "--data", default="image_folder:../shared/data/cifar10", help="a gq.data.load name"
+    )
     args = parser.parse_args()
     source = EvalData(
-        f"image_folder:{CIFAR10_FOLDER}",
+        args.data,
         limit=None,
         calibration_steps=8,
         calibration_batch_size=64,

@@ -8,17 +8,18 @@ starts) from
 * the GHN's predicted parameters, calibrated on 8 training batches, and
 * Keras' random initialization, calibrated the same way,
 
-and report test top-1 after 0 steps and after each of `--steps`. The target
-(issue 6): from prediction, 100 steps reach at least what random
+and report test top-1 after 0 steps and after each of `--steps`. The
+target: from prediction, 100 steps reach at least what random
 initialization reaches in 500.
 
 Run: `.venv/bin/python benchmarks/finetune.py --ghn cifar10 --data cifar10
 --max-macs 60e6` (the `test` networks of at most 60 M MACs, about a quarter
 of the split: the largest take about 4x as long per step; with no argument,
-as `make bench` runs it, this is what runs)
-(`--ghn digits --data digits --image-size 16 --archs 2 --steps 100 300 500`
-runs in minutes with no download; it is the default while no `cifar10` GHN
-is bundled).
+as `make bench` runs it, this is what runs). `--data cifar10` reads the
+local image folder when it exists (`_common.local_data`).
+`--ghn digits --data digits --image-size 16 --archs 2 --steps 100 300 500`
+runs in minutes with no download; it is also what runs when no `cifar10`
+GHN is installed.
 Results: `benchmarks/results/finetune_<data>.json`, saved after every
 architecture; the same command resumes a stopped run.
 """
@@ -31,7 +32,7 @@ import statistics
 import sys
 import time
 
-from _common import save
+from _common import local_data, save
 
 STARTS = ("predicted", "random")
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD (momentum 0.9)"}
@@ -102,10 +103,9 @@ def main() -> None:
 
     import ghnq_tf as gq
     from ghnq_tf._keras import keras
-    from ghnq_tf.evaluation.inputs import resolve_data
     from ghnq_tf.hypernet.checkpoint import pretrained_manifests
 
-    if args.ghn is None:  # `make bench`: the CIFAR-10 GHN once bundled, else the embedded one
+    if args.ghn is None:  # `make bench`: the bundled CIFAR-10 GHN, else the embedded digits one
         args.ghn = "cifar10" if "cifar10" in pretrained_manifests() else "digits"
         if args.ghn == "digits":
             args.data, args.image_size, args.archs, args.steps = "digits", 16, 2, [100, 300, 500]
@@ -115,7 +115,7 @@ def main() -> None:
     steps = sorted(set(args.steps))
     load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
     ghn = load(args.ghn)
-    name, size = resolve_data(args.data), args.image_size
+    name, size = local_data(args.data), args.image_size
     calibration = gq.data.load(name, "train", batch_size=64, image_size=size, seed=args.seed)
     test = gq.data.load(name, "test", batch_size=500, image_size=size, limit=args.limit)
     info = gq.data.info(name)

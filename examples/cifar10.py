@@ -8,9 +8,11 @@
    evaluated again.
 4. It is exported to a full-integer TFLite model and run with LiteRT.
 
-Run: `.venv/bin/python examples/cifar10.py [--ghn cifar10|PATH] [--steps 300]`
-(reads `../shared/data/cifar10` when TensorFlow Datasets has no copy;
-`--limit 2000` evaluates on fewer test images for a quicker run).
+Run: `.venv/bin/python examples/cifar10.py [--ghn cifar10|PATH] [--steps 300]`.
+`--data` is any `gq.data.load` name: `cifar10` (the default, TensorFlow
+Datasets, downloaded on first use) or a local copy as an image folder, e.g.
+`python examples/cifar10.py --data image_folder:../shared/data/cifar10`.
+`--limit 2000` evaluates on fewer test images for a quicker run.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import tf_keras as keras  # noqa: E402
+
 import ghnq_tf as gq  # noqa: E402
-from ghnq_tf._keras import keras  # noqa: E402
-from ghnq_tf.evaluation.inputs import resolve_data  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ghn", default="cifar10", help="bundled name or .keras path")
+    parser.add_argument(
+        "--data", default="cifar10", help="cifar10 (TensorFlow Datasets) or image_folder:<path>"
+    )
     parser.add_argument("--arch", type=int, default=0, help="index in the `test` split")
     parser.add_argument("--application", help="a tf_keras.applications name instead")
     parser.add_argument("--bits", type=int, default=4)
@@ -37,7 +42,7 @@ def main() -> None:
     parser.add_argument("--output", default="cifar10_example.tflite")
     args = parser.parse_args()
 
-    data = resolve_data("cifar10")  # tfds, else the local image folder
+    data = args.data
     train = gq.data.load(data, "train", batch_size=64, augment=True).repeat()
     calibration = gq.data.load(data, "train", batch_size=64)
     test = gq.data.load(data, "test", batch_size=500, limit=args.limit)

@@ -20,11 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
-from ghnq_tf.tuning.config import load_tune_config  # noqa: E402
 
 
 def tune_ghn(directory: str) -> gq.GHN:
-    config = load_tune_config(
+    config = gq.tuning.load_tune_config(
         "configs/tune_ghn.yaml",
         overrides=[
             f"tuner.directory={directory}",

@@ -9,9 +9,9 @@ Importing `ghnq_tf` only selects Keras 2 for TensorFlow (see
 the `ghnq-tf` command can start quietly.
 
 Example:
-    >>> import ghnq_tf as gq
-    >>> graph = gq.graph_from_keras(model)
-    >>> gt = gq.graphs_to_tensor([graph], bits=4)
+    import ghnq_tf as gq
+    graph = gq.graph_from_keras(model)
+    gt = gq.graphs_to_tensor([graph], bits=4)
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ permuted once with a fixed seed, so that even an unshuffled pass is the same
 class-mixed order every epoch; decoding runs in a parallel `tf.data` map.
 
 Example:
-    >>> source = image_folder_source(
-    ...     root="../shared/data/cifar10", split="test", image_size=None, limit=256)
-    >>> source.num_examples, source.image_shape
-    (256, (32, 32, 3))
+    source = image_folder_source(
+        root="data/cifar10", split="test", image_size=None, limit=256)
+    source.num_examples, source.image_shape  # 256 images, and the shape of one
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def normalize(images: tf.Tensor, *, mean: Sequence[float], std: Sequence[float])
         A float32 tensor of the same shape.
 
     Example:
-        >>> normalize(tf.fill((1, 2, 2, 3), 0.5), mean=(0.5,) * 3, std=(0.25,) * 3)
+        normalize(tf.fill((1, 2, 2, 3), 0.5), mean=(0.5,) * 3, std=(0.25,) * 3)
     """
     mean = tf.constant(mean, tf.float32)
     std = tf.constant(std, tf.float32)

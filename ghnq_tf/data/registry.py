@@ -190,10 +190,10 @@ def load(
         FileNotFoundError: the image folder does not exist.
 
     Example:
-        >>> import ghnq_tf as gq
-        >>> ds = gq.data.load("digits", "train", batch_size=32, augment=True)
-        >>> images, labels = next(iter(ds))    # [32, 32, 32, 3] float32, [32] int32
-        >>> test = gq.data.load("image_folder:../shared/data/cifar10", "test")
+        import ghnq_tf as gq
+        ds = gq.data.load("digits", "train", batch_size=32, augment=True)
+        images, labels = next(iter(ds))    # [32, 32, 32, 3] float32, [32] int32
+        test = gq.data.load("image_folder:data/cifar10", "test")  # a local copy
     """
     batch_size = _positive_int(batch_size, "batch_size")
     limit = _positive_int(limit, "limit", optional=True)

@@ -6,9 +6,9 @@ default `~/tensorflow_datasets`), as users expect. With no internet, pass the
 Tests serve fake examples with `tfds.testing.mock_data`.
 
 Example:
-    >>> source = tfds_source(
-    ...     "cifar10", split="test", image_size=None, limit=None, data_dir=None,
-    ...     shuffle_files=False, seed=0)
+    source = tfds_source(
+        "cifar10", split="test", image_size=None, limit=None, data_dir=None,
+        shuffle_files=False, seed=0)
 """
 
 from __future__ import annotations

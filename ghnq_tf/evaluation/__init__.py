@@ -6,10 +6,10 @@ Names load on first use, so the `ghnq-tf` parser can import
 `ghnq_tf.evaluation.evaluate` is its module).
 
 Example:
-    >>> import ghnq_tf as gq
-    >>> result = gq.evaluate(gq.GHN.load("ghn.keras"), split="test", bits=(8, 4, 2),
-    ...                      data="image_folder:../shared/data/cifar10", output_dir="eval/")
-    >>> result["methods"]["ghn"][4]["mean"]
+    import ghnq_tf as gq
+    result = gq.evaluate(gq.GHN.load("ghn.keras"), split="test", bits=(8, 4, 2),
+                         data="cifar10", output_dir="eval/")
+    result["methods"]["ghn"][4]["mean"]
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def train_from_scratch(
         The mean training loss over the steps.
 
     Example:
-        >>> train_from_scratch(qmodel, init, train_ds.repeat(), budget=ScratchBudget(steps=50))
+        train_from_scratch(qmodel, init, train_ds.repeat(), budget=ScratchBudget(steps=50))
     """
     from ghnq_tf._keras import keras
 

@@ -2,7 +2,7 @@
 
 Example:
     $ ghnq-tf evaluate --ghn cifar10 --float-ghn cifar10_float --split test \\
-        --bits 8 4 2 --data image_folder:../shared/data/cifar10 --output eval/
+        --bits 8 4 2 --data cifar10 --output eval/
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--data",
         default="cifar10",
-        help="cifar10 (tfds, else ../shared/data/cifar10), digits or image_folder:<path>",
+        help="cifar10 (TensorFlow Datasets), digits, or image_folder:<path> for a local copy",
     )
     p.add_argument("--num-archs", type=int, help="first N architectures (default: all)")
     p.add_argument("--image-size", type=int, help="image side (default: the dataset's)")
@@ -90,7 +90,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Runs `gq.evaluate` from parsed arguments; prints the table; returns 0.
 
     Example:
-        >>> cmd_evaluate(parser.parse_args(["evaluate", "--ghn", "g.keras", "-o", "out"]))
+        cmd_evaluate(parser.parse_args(["evaluate", "--ghn", "g.keras", "-o", "out"]))
     """
     from ghnq_tf.evaluation.evaluate import evaluate
     from ghnq_tf.evaluation.report import PLOT_FILE, RESULT_FILE, TABLE_FILE, markdown

@@ -1,10 +1,10 @@
 """What `gq.evaluate` reads: checked arguments, GHNs, architectures and images.
 
 Example:
-    >>> archs = split_archs("test", 3, None)
-    >>> data = EvalData("digits", limit=100, calibration_steps=2,
-    ...                 calibration_batch_size=32, seed=0)
-    >>> x_test, y_test, x_cal = data.arrays(None)
+    archs = split_archs("test", 3, None)
+    data = EvalData("digits", limit=100, calibration_steps=2,
+                    calibration_batch_size=32, seed=0)
+    x_test, y_test, x_cal = data.arrays(None)
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,8 +23,6 @@ from ghnq_tf.quant.mse_ranges import check_ranges
 
 #: The pseudo-split of the ten `tf_keras.applications` reference models.
 APPLICATIONS_SPLIT = "applications"
-#: Where the CIFAR-10 image folder is looked for when tfds has no copy.
-CIFAR10_FOLDER = "../shared/data/cifar10"
 
 
 def positive_int(value: Any, name: str, *, optional: bool = False) -> int | None:
@@ -107,29 +104,15 @@ def describe_ghn(ghn: GHN, source: Any) -> dict[str, Any]:
     }
 
 
-def _tfds_has(name: str) -> bool:
-    try:
-        import tensorflow_datasets as tfds
-
-        return bool(tfds.builder(name).is_prepared())
-    except Exception:  # not installed, unknown, unreadable: treat as absent
-        return False
-
-
 def resolve_data(data: Any) -> str:
-    """The dataset name to load: `"cifar10"` falls back to the local image folder."""
+    """The dataset name to load, checked: a `gq.data.load` name, used as given.
+
+    `"cifar10"` is TensorFlow Datasets' copy (downloaded on first use); a
+    local copy is read with `"image_folder:<path>"`.
+    """
     if not isinstance(data, str):
         raise TypeError(f"`data` must be a dataset name (str). Received: data={data!r}")
-    if data != "cifar10" or _tfds_has("cifar10"):
-        return data
-    if (Path(CIFAR10_FOLDER) / "test").is_dir():
-        return f"image_folder:{CIFAR10_FOLDER}"
-    raise FileNotFoundError(
-        "CIFAR-10 is not available: TensorFlow Datasets has no downloaded copy and there "
-        f"is no image folder at {CIFAR10_FOLDER!r}. Download it with tfds, or pass "
-        "data='image_folder:<path>' (a <path>/{train,test}/<class>/<image> tree). "
-        "Received: data='cifar10'"
-    )
+    return data
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,9 +5,9 @@ a reader never sees half a file, even while a long evaluation rewrites them
 after every chunk of architectures.
 
 Example:
-    >>> result = gq.evaluate(ghn, split="test", data="digits", num_archs=2)
-    >>> print(markdown(result))
-    >>> write_outputs(result, "eval/")   # evaluation.json, .md, .png
+    result = gq.evaluate(ghn, split="test", data="digits", num_archs=2)
+    print(markdown(result))
+    write_outputs(result, "eval/")   # evaluation.json, .md, .png
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ def summarize(
         left out.
 
     Example:
-        >>> summarize([{"name": "a", "accuracy": {"ghn": {4: 0.5}}}], ["ghn"], [4])
-        {'ghn': {4: {'mean': 0.5, 'std': 0.0, 'min': 0.5, 'max': 0.5, 'num_archs': 1, ...}}}
+        summarize([{"name": "a", "accuracy": {"ghn": {4: 0.5}}}], ["ghn"], [4])
     """
     summary: dict[str, dict[int, dict[str, Any]]] = {}
     for method in methods:
@@ -122,8 +121,7 @@ def markdown(result: dict[str, Any]) -> str:
     """The Markdown report: methods × bits (mean ± std, max, #archs) and timings.
 
     Example:
-        >>> print(markdown(result).splitlines()[0])
-        # Evaluation: split `test`, 500 architectures, image_folder:../shared/data/cifar10
+        print(markdown(result).splitlines()[0])
     """
     config = result["config"]
     bits = [int(b) for b in config["bits"]]
@@ -180,7 +178,7 @@ def plot_png(result: dict[str, Any]) -> bytes:
     """Accuracy against bits, one line per method (mean ± std), as PNG bytes.
 
     Example:
-        >>> Path("evaluation.png").write_bytes(plot_png(result))
+        Path("evaluation.png").write_bytes(plot_png(result))
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -220,7 +218,7 @@ def write_outputs(result: dict[str, Any], output_dir: str | os.PathLike) -> dict
         {"json": path, "markdown": path, "plot": path}.
 
     Example:
-        >>> write_outputs(result, "eval/")["markdown"].read_text()
+        write_outputs(result, "eval/")["markdown"].read_text()
     """
     folder = Path(output_dir)
     paths = {

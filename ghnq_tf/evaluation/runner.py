@@ -7,7 +7,7 @@ calibrated (`Calibrator`: `gq.calibrate` with its traced passes reused) and
 evaluated by one traced inference function shared by all methods.
 
 Example:
-    >>> records = run_chunk(archs, bits=(8, 4), methods=("ghn", "random"), ...)
+    records = run_chunk(archs, bits=(8, 4), methods=("ghn", "random"), ...)
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def metrics_fn(qmodel: keras.Model, shape: tuple[int, ...], *, from_logits: bool
         for any batch size.
 
     Example:
-        >>> fn = metrics_fn(qmodel, (32, 32, 3))
-        >>> top1_and_loss(fn, x_test, y_test, 250)
+        fn = metrics_fn(qmodel, (32, 32, 3))
+        top1_and_loss(fn, x_test, y_test, 250)
     """
     spec = [tf.TensorSpec((None, *shape), tf.float32), tf.TensorSpec((None,), tf.int32)]
 
@@ -79,8 +79,7 @@ def top1_and_loss(fn: Any, x: tf.Tensor, y: tf.Tensor, batch_size: int) -> tuple
     """Top-1 and mean cross-entropy over all of `x` (labels `y`), in batches.
 
     Example:
-        >>> top1_and_loss(metrics_fn(qmodel, (32, 32, 3)), x_test, y_test, 250)
-        (0.4312, 1.61)
+        top1_and_loss(metrics_fn(qmodel, (32, 32, 3)), x_test, y_test, 250)
     """
     hits, loss = 0, 0.0
     for start in range(0, int(x.shape[0]), batch_size):
@@ -164,9 +163,9 @@ def run_chunk(
         (`timings`) and per bitwidth (`seconds_per_bits`), `seconds`.
 
     Example:
-        >>> run_chunk(archs, bits=(8, 4), methods=("ghn",), predictors={"ghn": (ghn, True, None)},
-        ...           source=source, budget=ScratchBudget(archs=0), batch_size=250, seed=0,
-        ...           tick=lambda *a: None)
+        run_chunk(archs, bits=(8, 4), methods=("ghn",), predictors={"ghn": (ghn, True, None)},
+                  source=source, budget=ScratchBudget(archs=0), batch_size=250, seed=0,
+                  tick=lambda *a: None)
     """
     nets = [_prepare(a, bits=bits[0], methods=methods, source=source, seed=seed) for a in archs]
     for b in bits:

@@ -1,9 +1,9 @@
 """`export_tflite`: a calibrated quantize-aware model → full-integer int8 TFLite.
 
 Example:
-    >>> qmodel = gq.calibrate(gq.quantize(model, bits=4), x_unlabeled)
-    >>> tflite_bytes = gq.export_tflite(qmodel, representative_data=x_unlabeled,
-    ...                                 path="model_w4a4.tflite")
+    qmodel = gq.calibrate(gq.quantize(model, bits=4), x_unlabeled)
+    tflite_bytes = gq.export_tflite(qmodel, representative_data=x_unlabeled,
+                                    path="model_w4a4.tflite")
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     on any error the temporary file is removed.
 
     Example:
-        >>> write_atomic("model.tflite", tflite_bytes)
+        write_atomic("model.tflite", tflite_bytes)
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -99,8 +99,8 @@ def export_tflite(
             was never calibrated (empty activation ranges).
 
     Example:
-        >>> data = gq.export_tflite(qmodel, representative_data=x_train[:100])
-        >>> gq.evaluate_tflite(data, (x_test, y_test))["accuracy"]
+        data = gq.export_tflite(qmodel, representative_data=x_train[:100])
+        gq.evaluate_tflite(data, (x_test, y_test))["accuracy"]
     """
     qmodel = check_tf_keras_model(qmodel, arg_name="qmodel")
     check_quantized_model(qmodel)

@@ -75,10 +75,9 @@ class ArchGraph:
     """A model's computation graph, with no TensorFlow objects in it.
 
     Example:
-        >>> g = gq.graph_from_keras(model)
-        >>> g.num_nodes, len(g.params)
-        >>> gq.ArchGraph.from_json(g.to_json()) == g
-        True
+        g = gq.graph_from_keras(model)
+        g.num_nodes, len(g.params)
+        gq.ArchGraph.from_json(g.to_json()) == g  # True
 
     Attributes:
         name: the model's name.

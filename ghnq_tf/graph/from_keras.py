@@ -105,10 +105,10 @@ def graph_from_keras(model: keras.Model, *, name: str | None = None) -> ArchGrap
     produces their input (recorded in `OpNode.activation` / `OpNode.folded`).
 
     Example:
-        >>> model = tf_keras.applications.MobileNetV2(
-        ...     input_shape=(32, 32, 3), weights=None, classes=10)
-        >>> graph = gq.graph_from_keras(model)
-        >>> graph.num_nodes, len(graph.params)
+        model = tf_keras.applications.MobileNetV2(
+            input_shape=(32, 32, 3), weights=None, classes=10)
+        graph = gq.graph_from_keras(model)
+        graph.num_nodes, len(graph.params)
 
     Args:
         model: a built `tf_keras.Model` (functional or Sequential, possibly

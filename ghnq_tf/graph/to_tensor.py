@@ -60,8 +60,8 @@ def graphs_to_tensor(
     order.
 
     Example:
-        >>> gt = gq.graphs_to_tensor([gq.graph_from_keras(m) for m in models], bits=4)
-        >>> gt.node_sets["ops"].sizes  # nodes per model
+        gt = gq.graphs_to_tensor([gq.graph_from_keras(m) for m in models], bits=4)
+        gt.node_sets["ops"].sizes  # nodes per model
 
     Args:
         graphs: one `ArchGraph` or a sequence of them.

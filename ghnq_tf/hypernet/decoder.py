@@ -47,7 +47,7 @@ from ghnq_tf.graph.ops import PARAM_KINDS
 
 # Fan-in numerator of the classifier: small logits at the start (loss near
 # ln(num_classes)) instead of a confident random guess to unlearn first.
-# 1.0 fit as fast on plain chains and 10.0 slower (docs/benchmarks.md).
+# 1.0 fit as fast on plain chains and 10.0 slower (research/README.md).
 CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
 VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")

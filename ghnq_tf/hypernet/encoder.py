@@ -37,7 +37,7 @@ class NodeEncoder(keras.layers.Layer):
     bitwidth, summed.
 
     Example:
-        >>> h = NodeEncoder(hidden=64)(graph_tensor)  # [num_nodes, 64]
+        h = NodeEncoder(hidden=64)(graph_tensor)  # [num_nodes, 64]
 
     Args:
         hidden: width of the node states; a multiple of 4.

@@ -17,12 +17,12 @@ kernels of a CIFAR-10 `test` network). `gq.predict` therefore rescales them
 to the scale of the model's own kernels (for a freshly built model, its
 Keras initialization) before it calibrates: the predicted function is kept,
 and fine-tuning moves these kernels at the rate it moves freshly
-initialized ones. Measured at W4A4 on CIFAR-10 (`docs/benchmarks.md`): with
+initialized ones. Measured at W4A4 on CIFAR-10 (`research/README.md`): with
 SGD 0.01 the prediction held 23–25 % over 300 steps instead of falling to
 12 %; with Adam 1e-3 the rescale made no measurable difference.
 
 Example:
-    >>> tensors = match_init_scale(model, graph, ghn.predict_params(graph)[0])
+    tensors = match_init_scale(model, graph, ghn.predict_params(graph)[0])
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ def scale_free_kernels(model: keras.Model) -> dict[tuple[str, ...], Any]:
         reaches only normalization layers (see `_reaches_only_normalization`).
 
     Example:
-        >>> sorted(scale_free_kernels(model))
-        [('stem.conv',), ('cell0.pre0.conv',), ...]
+        sorted(scale_free_kernels(model))  # [('stem.conv',), ('cell0.pre0.conv',), ...]
     """
     found: dict[tuple[str, ...], Any] = {}
 
@@ -130,7 +129,7 @@ def match_init_scale(model: keras.Model, graph: ArchGraph, tensors: Sequence[Any
         or counterpart is all zeros, unchanged).
 
     Example:
-        >>> tensors = match_init_scale(model, graph, ghn.predict_params(graph)[0])
+        tensors = match_init_scale(model, graph, ghn.predict_params(graph)[0])
     """
     if len(tensors) != len(graph.params):
         raise ValueError(

@@ -41,8 +41,8 @@ class MessagePassing(keras.layers.Layer):
     """`num_layers` rounds of TF-GNN message passing on the `ops` node set.
 
     Example:
-        >>> mp = MessagePassing(hidden=64, num_layers=3)
-        >>> h = mp(graph_tensor, node_states)  # [num_nodes, 64] → [num_nodes, 64]
+        mp = MessagePassing(hidden=64, num_layers=3)
+        h = mp(graph_tensor, node_states)  # [num_nodes, 64] → [num_nodes, 64]
 
     Args:
         hidden: width of the node states.

@@ -14,9 +14,9 @@ from ghnq_tf.hypernet.ghn import GHN
 
 DEFAULT_GHN = "cifar10"
 # Uniform (weight, activation) pairs for which `ghn=None` means a bundled GHN that
-# predicts better than `DEFAULT_GHN`: at W2A2 on the first 10 `test` networks,
-# `cifar10_w2a2` scores 19.1 % against `cifar10`'s 14.4 %, ahead on all 10
-# (docs/benchmarks.md, "Session 19: the default GHN at 2 bits").
+# predicts better than `DEFAULT_GHN`: at W2A2 on the first 100 `test` networks,
+# `cifar10_w2a2` scores 18.6 % against `cifar10`'s 13.7 %, ahead on 91 of them
+# (docs/benchmarks.md).
 DEFAULT_GHN_BY_BITS = {(2, 2): "cifar10_w2a2"}
 
 
@@ -154,10 +154,10 @@ def predict(
     """Predicts all parameters of `model` for `bits`-bit quantization.
 
     Example:
-        >>> model = tf_keras.applications.MobileNetV2(
-        ...     input_shape=(32, 32, 3), weights=None, classes=10)
-        >>> qmodel = gq.predict(model, bits=4, calibration_data=x_unlabeled)
-        >>> qmodel.compile(metrics=["accuracy"]); qmodel.evaluate(x_test, y_test)
+        model = tf_keras.applications.MobileNetV2(
+            input_shape=(32, 32, 3), weights=None, classes=10)
+        qmodel = gq.predict(model, bits=4, calibration_data=x_unlabeled)
+        qmodel.compile(metrics=["accuracy"]); qmodel.evaluate(x_test, y_test)
 
     Args:
         model: a built `tf_keras` model the graph module can describe.

@@ -1,10 +1,10 @@
 """Quantization: tfmot N-bit fake-quant models, calibration, GHN variable mapping.
 
 Example:
-    >>> from ghnq_tf import quant
-    >>> qmodel = quant.quantize(model, bits=4)
-    >>> quant.calibrate(qmodel, x_unlabeled, steps=8)
-    >>> targets = quant.target_variables(qmodel, model)
+    from ghnq_tf import quant
+    qmodel = quant.quantize(model, bits=4)
+    quant.calibrate(qmodel, x_unlabeled, steps=8)
+    targets = quant.target_variables(qmodel, model)
 """
 
 from ghnq_tf.quant.bits import BitsSpec, parse_bits

@@ -1,8 +1,8 @@
 """Unlabeled image batches from a tf.data.Dataset or NumPy array.
 
 Example:
-    >>> for x in iter_batches(x_train, batch_size=64, steps=4):
-    ...     print(x.shape)
+    for x in iter_batches(x_train, batch_size=64, steps=4):
+        print(x.shape)
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ and it re-traces by itself after a `retarget` changes the bits. `calibrate` is
 ``Calibrator(qmodel).calibrate(...)``.
 
 Example:
-    >>> qmodel = gq.quantize(model, bits=4)
-    >>> gq.calibrate(qmodel, x_unlabeled[:512], steps=8)
+    qmodel = gq.quantize(model, bits=4)
+    gq.calibrate(qmodel, x_unlabeled[:512], steps=8)
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def calibrate(
         TypeError: for a Keras 3 model or an unsupported `data` type.
 
     Example:
-        >>> gq.calibrate(qmodel, tf.data.Dataset.from_tensor_slices(x).batch(64), steps=8)
+        gq.calibrate(qmodel, tf.data.Dataset.from_tensor_slices(x).batch(64), steps=8)
     """
     return Calibrator(qmodel).calibrate(data, steps=steps, batch_size=batch_size, ranges=ranges)
 
@@ -183,10 +183,10 @@ class Calibrator:
         qmodel: a quantize-aware model from `gq.quantize`.
 
     Example:
-        >>> calibrator = Calibrator(qmodel)
-        >>> for params in (ghn_params, random_params):
-        ...     inject(targets, params)
-        ...     calibrator.calibrate(x_unlabeled, steps=8)   # traced once
+        calibrator = Calibrator(qmodel)
+        for params in (ghn_params, random_params):
+            inject(targets, params)
+            calibrator.calibrate(x_unlabeled, steps=8)   # traced once
     """
 
     def __init__(self, qmodel: keras.Model) -> None:
@@ -242,7 +242,7 @@ class Calibrator:
             ValueError: when `data` is empty or `steps`/`ranges` are invalid.
 
         Example:
-            >>> Calibrator(qmodel).calibrate(x_unlabeled[:512], steps=8)
+            Calibrator(qmodel).calibrate(x_unlabeled[:512], steps=8)
         """
         steps = check_steps(steps)
         self._ranges = check_ranges(ranges)

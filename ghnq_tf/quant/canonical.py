@@ -22,9 +22,8 @@ The input model is never modified: layers are re-created from their configs
 and weights are copied.
 
 Example:
-    >>> flat, plan = build_canonical(model)
-    >>> plan.weights[("block1_sepconv1", "pointwise_kernel")]
-    ('block1_sepconv1_pointwise', 'kernel')
+    flat, plan = build_canonical(model)
+    plan.weights[("block1_sepconv1", "pointwise_kernel")]  # ('block1_sepconv1_pointwise', 'kernel')
 """
 
 from __future__ import annotations
@@ -129,8 +128,7 @@ def make_plan(model: keras.Model) -> CanonicalPlan:
     """The layer and weight mapping of `model` onto its flat copy (nothing built).
 
     Example:
-        >>> make_plan(model).layers["conv1"]
-        ['conv1']
+        make_plan(model).layers["conv1"]  # ['conv1']
     """
     plan = CanonicalPlan()
     for path, layer in walk_layers(model):
@@ -305,7 +303,7 @@ def build_canonical(model: keras.Model) -> tuple[keras.Model, CanonicalPlan]:
         (flat model with copied weights, the `CanonicalPlan` of names).
 
     Example:
-        >>> flat, plan = build_canonical(model)
+        flat, plan = build_canonical(model)
     """
     plan = make_plan(model)
     rb = _Rebuilder()

@@ -65,8 +65,8 @@ class OutputQuantizeConfig(QuantizeConfig):
         num_bits_activation: bits of the output quantizer.
 
     Example:
-        >>> tfmot.quantization.keras.quantize_annotate_layer(
-        ...     keras.layers.Multiply(), OutputQuantizeConfig(num_bits_activation=4))
+        tfmot.quantization.keras.quantize_annotate_layer(
+            keras.layers.Multiply(), OutputQuantizeConfig(num_bits_activation=4))
     """
 
     def __init__(self, num_bits_weight: int = 8, num_bits_activation: int = 8) -> None:
@@ -112,7 +112,7 @@ class WeightsQuantizeConfig(QuantizeConfig):
         num_bits_activation: kept for symmetry (no activation is quantized).
 
     Example:
-        >>> WeightsQuantizeConfig(["kernel"], per_axis=True, num_bits_weight=4)
+        WeightsQuantizeConfig(["kernel"], per_axis=True, num_bits_weight=4)
     """
 
     def __init__(
@@ -178,7 +178,7 @@ def config_for(layer: Any, w: int, a: int) -> QuantizeConfig:
         tfmot's N-bit config when tfmot has one, else ours.
 
     Example:
-        >>> config_for(keras.layers.Conv2D(8, 3), 4, 4)  # tfmot's DefaultNBitConvQuantizeConfig
+        config_for(keras.layers.Conv2D(8, 3), 4, 4)  # tfmot's DefaultNBitConvQuantizeConfig
     """
     cls = type(layer)
     if qlayers.is_tf_op_lambda(layer) or cls in qlayers.OUTPUT_QUANTIZED:

@@ -47,9 +47,9 @@ the float model does not round: an activation lying within half a (fine)
 bias step of a rounding boundary can land on the neighbouring level.
 
 Example:
-    >>> with int8_containers(qmodel):
-    ...     fn = tf.function(lambda x: qmodel(x, training=False))
-    ...     ...  # convert to TFLite inside the block
+    with int8_containers(qmodel):
+        fn = tf.function(lambda x: qmodel(x, training=False))
+        ...  # convert to TFLite inside the block
 """
 
 from __future__ import annotations
@@ -373,8 +373,8 @@ def int8_containers(qmodel: keras.Model) -> Iterator[None]:
         ValueError: when an activation range is empty (model not calibrated).
 
     Example:
-        >>> with int8_containers(qmodel):
-        ...     y = qmodel(x, training=False)  # ≈ the b-bit fake-quant output
+        with int8_containers(qmodel):
+            y = qmodel(x, training=False)  # ≈ the b-bit fake-quant output
     """
     sites = quantizer_sites(qmodel)
     folds = batch_norm_folds(qmodel, sites)

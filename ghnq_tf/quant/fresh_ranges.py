@@ -100,8 +100,8 @@ def use_fresh_ranges(qmodel: keras.Model, *, mode: str = "initial") -> int:
         How many quantizers were switched.
 
     Example:
-        >>> qmodel = gq.quantize(model, bits=2)
-        >>> use_fresh_ranges(qmodel, mode="batch")  # before training against moving weights
+        qmodel = gq.quantize(model, bits=2)
+        use_fresh_ranges(qmodel, mode="batch")  # before training against moving weights
     """
     if mode not in MODE_NAMES:
         raise ValueError(f"`mode` must be one of {MODE_NAMES}. Received: mode={mode!r}")

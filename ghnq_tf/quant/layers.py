@@ -12,7 +12,7 @@ something else, so it is reported as unsupported rather than guessed at).
   quantize, the value grid of their input is kept.
 
 Example:
-    >>> check_supported(keras.applications.MobileNetV2(weights=None))  # no error
+    check_supported(keras.applications.MobileNetV2(weights=None))  # no error
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def check_supported(model: keras.Model) -> None:
         UnsupportedLayerError: listing each offending layer and why.
 
     Example:
-        >>> check_supported(model)  # silent when every layer is supported
+        check_supported(model)  # silent when every layer is supported
     """
     problems: list[str] = []
     _collect(model, (), problems)

@@ -19,7 +19,7 @@ passes repeats through an `Identity` layer first. `keras.Sequential` models
 keep tfmot's lookup, which is their call order.
 
 Example:
-    >>> model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=4, a=4)
+    model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=4, a=4)
 """
 
 from __future__ import annotations

@@ -20,9 +20,8 @@ first and last weighted layers at 8 bits:
 Explicit per-layer entries in the `bits` policy win over both.
 
 Example:
-    >>> policy = resolve_policy(flat, plan, parse_bits(4), first_last_bits=8, model=model)
-    >>> policy.bits("predictions")
-    (8, 8)
+    policy = resolve_policy(flat, plan, parse_bits(4), first_last_bits=8, model=model)
+    policy.bits("predictions")  # (8, 8): the classifier at first_last_bits
 """
 
 from __future__ import annotations

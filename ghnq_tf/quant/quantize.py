@@ -1,11 +1,11 @@
 """`quantize`: a Keras model → a tfmot quantize-aware (fake-quant) copy.
 
 Example:
-    >>> import ghnq_tf as gq
-    >>> qmodel = gq.quantize(model, bits=4)                       # W4A4
-    >>> qmodel = gq.quantize(model, bits=(4, 8))                  # W4A8
-    >>> qmodel = gq.quantize(model, bits={"default": 4, "conv1": 8})
-    >>> qmodel = gq.quantize(model, bits=2, first_last_bits=8)    # common practice
+    import ghnq_tf as gq
+    qmodel = gq.quantize(model, bits=4)                       # W4A4
+    qmodel = gq.quantize(model, bits=(4, 8))                  # W4A8
+    qmodel = gq.quantize(model, bits={"default": 4, "conv1": 8})
+    qmodel = gq.quantize(model, bits=2, first_last_bits=8)    # common practice
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def quantize_scope() -> Any:
     Use it to load a saved quantized model:
 
     Example:
-        >>> with gq.quant.quantize_scope():
-        ...     qmodel = keras.models.load_model("q.h5")
+        with gq.quant.quantize_scope():
+            qmodel = keras.models.load_model("q.h5")
     """
     return _tfmot_keras.quantize_scope(qconfigs.custom_objects())
 
@@ -85,8 +85,8 @@ def quantize(
         TypeError: for a Keras 3 model or a non-model.
 
     Example:
-        >>> qmodel = quantize(keras.applications.MobileNetV2(
-        ...     input_shape=(32, 32, 3), weights=None, classes=10), bits=4)
+        qmodel = quantize(keras.applications.MobileNetV2(
+            input_shape=(32, 32, 3), weights=None, classes=10), bits=4)
     """
     model = check_tf_keras_model(model)
     spec = parse_bits(bits)

@@ -10,13 +10,13 @@ computes (tested). `Calibrator` (`ghnq_tf.quant.calibrate`) re-traces its
 passes by itself after a `retarget`.
 
 Example:
-    >>> from ghnq_tf.quant.calibrate import Calibrator
-    >>> qmodel = gq.quantize(model, bits=8)
-    >>> calibrator = Calibrator(qmodel)
-    >>> for b in (8, 4, 2):
-    ...     retarget(qmodel, bits=b)
-    ...     calibrator.calibrate(x_unlabeled, steps=8)
-    ...     print(b, qmodel.evaluate(x_test, y_test))
+    from ghnq_tf.quant.calibrate import Calibrator
+    qmodel = gq.quantize(model, bits=8)
+    calibrator = Calibrator(qmodel)
+    for b in (8, 4, 2):
+        retarget(qmodel, bits=b)
+        calibrator.calibrate(x_unlabeled, steps=8)
+        print(b, qmodel.evaluate(x_test, y_test))
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def retarget(qmodel: keras.Model, *, bits: Any) -> keras.Model:
             not quantize-aware.
 
     Example:
-        >>> qmodel = gq.quantize(model, bits=8)
-        >>> retarget(qmodel, bits=4)            # now W4A4, no second tfmot wrap
-        >>> gq.calibrate(qmodel, x_unlabeled, steps=8)
+        qmodel = gq.quantize(model, bits=8)
+        retarget(qmodel, bits=4)            # now W4A4, no second tfmot wrap
+        gq.calibrate(qmodel, x_unlabeled, steps=8)
     """
     qmodel = check_tf_keras_model(qmodel, arg_name="qmodel")
     check_quantized_model(qmodel)

@@ -16,8 +16,8 @@ inputs are reordered) with three differences:
   config, leaving the kernel in float).
 
 Example:
-    >>> scheme = PolicyQuantizeScheme(policy)
-    >>> qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+    scheme = PolicyQuantizeScheme(policy)
+    qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
 """
 
 from __future__ import annotations
@@ -113,8 +113,7 @@ class PolicyQuantizeScheme(_tfmot_keras.QuantizeScheme):
         policy: the resolved per-layer bits.
 
     Example:
-        >>> PolicyQuantizeScheme(policy).get_quantize_registry().policy is policy
-        True
+        PolicyQuantizeScheme(policy).get_quantize_registry().policy is policy  # True
     """
 
     def __init__(self, policy: ResolvedPolicy) -> None:

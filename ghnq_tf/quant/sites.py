@@ -7,8 +7,8 @@ output. Calibration and export temporarily replace the quantizer object of
 sites (the variables stay the same) and restore it afterwards.
 
 Example:
-    >>> for site in quantizer_sites(qmodel):
-    ...     print(site.layer.name, site.kind, site.quantizer.num_bits)
+    for site in quantizer_sites(qmodel):
+        print(site.layer.name, site.kind, site.quantizer.num_bits)
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ def quantizer_sites(qmodel: keras.Model) -> list[QuantizerSite]:
         The list of `QuantizerSite`s.
 
     Example:
-        >>> sum(s.kind == "weight" for s in quantizer_sites(qmodel))
-        53
+        sum(s.kind == "weight" for s in quantizer_sites(qmodel))
     """
     sites: list[QuantizerSite] = []
     for layer in qmodel.layers:
@@ -134,8 +133,8 @@ def swapped_quantizers(
         make: returns the replacement quantizer of a site, or None to keep it.
 
     Example:
-        >>> with swapped_quantizers(sites, lambda s: None):
-        ...     pass
+        with swapped_quantizers(sites, lambda s: None):
+            pass
     """
     done: list[QuantizerSite] = []
     try:

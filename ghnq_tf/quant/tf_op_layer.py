@@ -6,8 +6,8 @@ quantization therefore replaces each element-wise TFOpLambda call with this
 layer, which calls the same TF symbol with the same constant arguments.
 
 Example:
-    >>> op = ElementwiseOp("__operators__.add", args=[{"__tensor__": 0}, 3.0])
-    >>> op(tf.zeros([1, 2]))  # [[3., 3.]]
+    op = ElementwiseOp("__operators__.add", args=[{"__tensor__": 0}, 3.0])
+    op(tf.zeros([1, 2]))  # [[3., 3.]]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ElementwiseOp(keras.layers.Layer):
         **base_kwargs: `keras.layers.Layer` arguments (name, ...).
 
     Example:
-        >>> ElementwiseOp("math.multiply", args=[{"__tensor__": 0}, 0.5])
+        ElementwiseOp("math.multiply", args=[{"__tensor__": 0}, 0.5])
     """
 
     def __init__(

@@ -6,9 +6,9 @@ receives it. BatchNormalization is kept as a layer by `quantize`, so gamma
 and beta map to the BN layer's own variables (not to a folded kernel).
 
 Example:
-    >>> targets = gq.quant.target_variables(qmodel, model)
-    >>> targets[("Conv1", "kernel")].assign(predicted_kernel)
-    >>> targets[("bn_Conv1", "gamma")].assign(predicted_gamma)
+    targets = gq.quant.target_variables(qmodel, model)
+    targets[("Conv1", "kernel")].assign(predicted_kernel)
+    targets[("bn_Conv1", "gamma")].assign(predicted_gamma)
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def target_variables(
             architecture.
 
     Example:
-        >>> for (layer, attr), var in target_variables(qmodel, model).items():
-        ...     var.assign(prediction[layer, attr])
+        for (layer, attr), var in target_variables(qmodel, model).items():
+            var.assign(prediction[layer, attr])
     """
     qmodel = check_tf_keras_model(qmodel, arg_name="qmodel")
     model = check_tf_keras_model(model)

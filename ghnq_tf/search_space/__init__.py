@@ -6,10 +6,10 @@ pooling and a Dense classifier. An architecture is a small JSON-serializable
 spec; `build` turns it into a `tf_keras` model.
 
 Example:
-    >>> from ghnq_tf import search_space
-    >>> specs = search_space.split("train", 1000)      # or sample(n, seed=...)
-    >>> model = search_space.build(specs[0], input_shape=(32, 32, 3), num_classes=10)
-    >>> search_space.print_summary("val", n=10)
+    from ghnq_tf import search_space
+    specs = search_space.split("train", 1000)      # or sample(n, seed=...)
+    model = search_space.build(specs[0], input_shape=(32, 32, 3), num_classes=10)
+    search_space.print_summary("val", n=10)
 """
 
 from ghnq_tf.search_space.builder import build

@@ -50,6 +50,7 @@ def macs(
         The number of multiply-adds (biases, BatchNorm, pooling excluded).
 
     Example:
+        >>> from ghnq_tf.search_space import sample
         >>> macs(sample(1, seed=0)[0]) > 0
         True
     """

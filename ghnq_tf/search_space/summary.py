@@ -162,9 +162,8 @@ def summarize(
         ValueError: for an empty list or an invalid spec.
 
     Example:
-        >>> stats = summarize(split("val", 3))
-        >>> sorted(stats["params"])
-        ['max', 'mean', 'median', 'min']
+        stats = summarize(split("val", 3))
+        sorted(stats["params"])  # ['max', 'mean', 'median', 'min']
     """
     if isinstance(specs, Mapping) or not isinstance(specs, Sequence) or not specs:
         raise ValueError(
@@ -215,9 +214,7 @@ def print_summary(
         The dict of `summarize`.
 
     Example:
-        >>> _ = print_summary("val", n=5)
-        split "val": 5 networks, input 32x32x3, 10 classes
-        ...
+        print_summary("val", n=5)  # split "val": 5 networks, input 32x32x3, 10 classes ...
     """
     if isinstance(name_or_specs, str):
         if name_or_specs == "train" and n is None:

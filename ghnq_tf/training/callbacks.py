@@ -14,7 +14,7 @@ class SaveGHN(keras.callbacks.Callback):
     """Saves the trained GHN (`.keras`) after every epoch, and the best one.
 
     Example:
-        >>> trainer.fit(ds, callbacks=[SaveGHN("runs/a", monitor="val_accuracy")])
+        trainer.fit(ds, callbacks=[SaveGHN("runs/a", monitor="val_accuracy")])
 
     Args:
         directory: where `ghn_last.keras`, `ghn_best.keras` and

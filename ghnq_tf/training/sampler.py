@@ -23,8 +23,8 @@ class ArchSampler:
     """Draws `meta_batch` distinct architecture indices per step (and bitwidths).
 
     Example:
-        >>> sampler = ArchSampler(num_archs=1000, meta_batch=8, bits=(2, 4, 8), seed=0)
-        >>> indices, bits = sampler.draw(step=0, replica=0)
+        sampler = ArchSampler(num_archs=1000, meta_batch=8, bits=(2, 4, 8), seed=0)
+        indices, bits = sampler.draw(step=0, replica=0)
 
     Args:
         num_archs: size of the architecture pool.

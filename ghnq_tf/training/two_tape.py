@@ -1,4 +1,4 @@
-"""The two-tape GHN update step (DESIGN.md): exact gradients through any model.
+"""The two-tape GHN update step (docs/design.md): exact gradients through any model.
 
 The GHN predicts parameters under one tape; they are assigned into the target
 model's variables (any Keras model, any tfmot wrapper); the loss of the target
@@ -45,8 +45,8 @@ def ghn_gradients(
     """Loss of the target model(s) and its gradient for every GHN weight.
 
     Example:
-        >>> loss, grads = ghn_gradients(ghn, gt, qat_vars, lambda: loss_of(qat_model))
-        >>> optimizer.apply_gradients(zip(grads, ghn.trainable_variables))
+        loss, grads = ghn_gradients(ghn, gt, qat_vars, lambda: loss_of(qat_model))
+        optimizer.apply_gradients(zip(grads, ghn.trainable_variables))
 
     Args:
         ghn: a `gq.GHN`.

@@ -12,10 +12,10 @@ Keras Tuner (which imports Keras 3) is loaded on first use of these names;
 `tf_keras` object is handed to Keras Tuner.
 
 Example:
-    >>> import ghnq_tf as gq
-    >>> policy = gq.tuning.search_bits(model, ghn=ghn, data=(x_val, y_val))
-    >>> tuner = gq.tuning.GHNTuner.from_tune_config(
-    ...     gq.tuning.load_tune_config("configs/tune_ghn.yaml"))
+    import ghnq_tf as gq
+    policy = gq.tuning.search_bits(model, ghn=ghn, data=(x_val, y_val))
+    tuner = gq.tuning.GHNTuner.from_tune_config(
+        gq.tuning.load_tune_config("configs/tune_ghn.yaml"))
 """
 
 from __future__ import annotations

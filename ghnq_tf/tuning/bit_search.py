@@ -9,8 +9,8 @@ scored by the top-1 accuracy of GHN-predicted, calibrated parameters on a
 small labeled batch (`PolicyEvaluator`); nothing is trained.
 
 Example:
-    >>> policy = gq.tuning.search_bits(model, ghn=ghn, data=(x_val[:256], y_val[:256]))
-    >>> qmodel = gq.predict(model, bits=policy, ghn=ghn, calibration_data=x_val[:256])
+    policy = gq.tuning.search_bits(model, ghn=ghn, data=(x_val[:256], y_val[:256]))
+    qmodel = gq.predict(model, bits=policy, ghn=ghn, calibration_data=x_val[:256])
 """
 
 from __future__ import annotations
@@ -76,10 +76,10 @@ class BitTuner(keras_tuner.Tuner):
     """Keras Tuner over per-layer weight bits, scored by a `PolicyEvaluator`.
 
     Example:
-        >>> tuner = BitTuner(PolicyEvaluator(model, ghn=ghn, images=x, labels=y),
-        ...                  budget=None, max_trials=20, directory="runs/bits")
-        >>> tuner.search()
-        >>> tuner.best_policy()
+        tuner = BitTuner(PolicyEvaluator(model, ghn=ghn, images=x, labels=y),
+                         budget=None, max_trials=20, directory="runs/bits")
+        tuner.search()
+        tuner.best_policy()
 
     Args:
         evaluator: scores candidates of one model.
@@ -266,9 +266,9 @@ def search_bits(
     uniform `reference_bits` policy; the best one wins (ties: the earliest).
 
     Example:
-        >>> policy = gq.tuning.search_bits(model, ghn=ghn, data=(x[:256], y[:256]),
-        ...                                max_activation_bits=4, max_trials=40)
-        >>> qmodel = gq.predict(model, bits=policy, ghn=ghn, calibration_data=x[:256])
+        policy = gq.tuning.search_bits(model, ghn=ghn, data=(x[:256], y[:256]),
+                                       max_activation_bits=4, max_trials=40)
+        qmodel = gq.predict(model, bits=policy, ghn=ghn, calibration_data=x[:256])
 
     Args:
         model: a built `tf_keras` model.

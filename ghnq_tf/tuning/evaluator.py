@@ -19,8 +19,8 @@ A candidate then costs three forward passes over a few small batches. A test
 checks the result against the plain way (`gq.predict(model, bits=policy)`).
 
 Example:
-    >>> ev = PolicyEvaluator(model, ghn=ghn, images=x, labels=y)
-    >>> ev.evaluate({key: 4 for key in ev.layers})["accuracy"]
+    ev = PolicyEvaluator(model, ghn=ghn, images=x, labels=y)
+    ev.evaluate({key: 4 for key in ev.layers})["accuracy"]
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ class PolicyEvaluator:
         graph: the model's `ArchGraph`, if already made.
 
     Example:
-        >>> ev = PolicyEvaluator(model, ghn=ghn, images=x, labels=y)
-        >>> ev.evaluate(ev.uniform(4))
+        ev = PolicyEvaluator(model, ghn=ghn, images=x, labels=y)
+        ev.evaluate(ev.uniform(4))
     """
 
     def __init__(

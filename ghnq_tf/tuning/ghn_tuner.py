@@ -41,12 +41,12 @@ class GHNTuner(keras_tuner.Tuner):
     interrupted trial is re-run).
 
     Example:
-        >>> base = load_config("configs/digits_w4a4.yaml")
-        >>> tuner = gq.tuning.GHNTuner(base, search={"ghn.hidden": [16, 32],
-        ...     "training.learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"}},
-        ...     max_trials=4, trial_steps=10, directory="runs/tune")
-        >>> tuner.search()
-        >>> tuner.write_best_config("configs/digits_tuned.yaml")
+        base = load_config("configs/digits_w4a4.yaml")
+        tuner = gq.tuning.GHNTuner(base, search={"ghn.hidden": [16, 32],
+            "training.learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log"}},
+            max_trials=4, trial_steps=10, directory="runs/tune")
+        tuner.search()
+        tuner.write_best_config("configs/digits_tuned.yaml")
 
     Args:
         base_config: the training config trials start from.

@@ -15,10 +15,9 @@ A uniform `bits` gives one prediction at that bitwidth, exactly what
 `gq.predict` has always done.
 
 Example:
-    >>> graph = gq.graph_from_keras(model)
-    >>> weight_counts(graph)["conv1"]
-    864
-    >>> params = predict_policy_params(ghn, [graph], {"default": 4, "conv1": 8})[0]
+    graph = gq.graph_from_keras(model)
+    weight_counts(graph)["conv1"]  # kernel weights of layer conv1
+    params = predict_policy_params(ghn, [graph], {"default": 4, "conv1": 8})[0]
 """
 
 from __future__ import annotations
@@ -61,8 +60,7 @@ def weight_bits(graph: ArchGraph, bits: Any) -> int:
     """Total bits of the quantized kernel weights of `graph` under `bits`.
 
     Example:
-        >>> weight_bits(graph, 4) == 4 * sum(weight_counts(graph).values())
-        True
+        weight_bits(graph, 4) == 4 * sum(weight_counts(graph).values())  # True
 
     Args:
         graph: the `ArchGraph` of the model.
@@ -137,7 +135,7 @@ def predict_policy_params(ghn: Any, graphs: Sequence[ArchGraph], bits: Any) -> l
         One list of tensors per graph, in `ArchGraph.params` order.
 
     Example:
-        >>> (params,) = predict_policy_params(ghn, [graph], {"default": 4, "fc": 8})
+        (params,) = predict_policy_params(ghn, [graph], {"default": 4, "fc": 8})
     """
     spec = parse_bits(bits)
     plans = [param_bits(graph, spec) for graph in graphs]

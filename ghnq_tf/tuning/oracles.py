@@ -6,8 +6,8 @@ uniform reference bitwidth), so the best trial is never worse than the
 starting point on the objective. Later trials are the oracle's own.
 
 Example:
-    >>> oracle = make_oracle("random", objective=objective("val_accuracy"), max_trials=10,
-    ...                      hyperparameters=hp, seed=0)
+    oracle = make_oracle("random", objective=objective("val_accuracy"), max_trials=10,
+                         hyperparameters=hp, seed=0)
 """
 
 from __future__ import annotations

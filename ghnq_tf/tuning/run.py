@@ -17,9 +17,8 @@ def tune(config: TuneConfig, *, overwrite: bool = False, verbose: int = 1) -> di
     trials to `<directory>/<project_name>/summary.json`.
 
     Example:
-        >>> result = tune(load_tune_config("configs/tune_ghn.yaml"))
-        >>> result["best_config"]
-        'runs/tune_ghn/ghn/best.yaml'
+        result = tune(load_tune_config("configs/tune_ghn.yaml"))
+        result["best_config"]  # 'runs/tune_ghn/ghn/best.yaml'
 
     Args:
         config: the tune config.

@@ -1,16 +1,16 @@
-"""Benchmark: the cost of a training run's validation, forward only against with gradients.
+"""Research: the cost of a training run's validation, forward only against with gradients.
 
 `ghnq-tf train` validates after every epoch: the GHN predicts the `val`
 networks' parameters, which run `data.validation_steps` batches at the
-validation bitwidth. Until session 20 those batches also computed the
-gradients with respect to the predicted parameters (the training step) and
-threw them away. This times `GHNTrainer.evaluate` on a config's validation
-networks and batches both ways, after a warm-up pass (networks built and
-traced), with the bundled float GHN, and records the loss and top-1 of
-both (they must be equal: the forward pass is the same).
+validation bitwidth, forward only. This times `GHNTrainer.evaluate` on a
+config's validation networks and batches both ways (forward only, and also
+computing the training step's gradients with respect to the predicted
+parameters), after a warm-up pass (networks built and traced), with the
+bundled float GHN, and records the loss and top-1 of both (they must be
+equal: the forward pass is the same).
 
-Run: `.venv/bin/python benchmarks/validation_cost.py`
-Results: `benchmarks/results/validation_cost.json`.
+Run: `.venv/bin/python research/validation_cost.py`
+Results: `research/results/validation_cost.json`.
 """
 
 from __future__ import annotations

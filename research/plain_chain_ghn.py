@@ -2,7 +2,7 @@
 
 The CIFAR-10 issue quotes a crude per-layer hypernetwork (no graph) that,
 trained 15 minutes at 4 bits on this machine, reached 43.6 % (W8) and
-41.3 % (W4) mean top-1 on 20 unseen plain CNNs. `benchmarks/plain_cnns.py`
+41.3 % (W4) mean top-1 on 20 unseen plain CNNs. `research/plain_cnns.py`
 shows the bundled GHN, trained on the DARTS-style space, far below that on
 plain CNNs. This script asks whether the gap is the training distribution or
 the GHN: it trains a fresh GHN (the config's `ghn` and trainer settings)
@@ -12,9 +12,9 @@ then evaluates it with `gq.evaluate` on `--eval-archs` held-out chains,
 beside the bundled `cifar10` GHN and Keras' initialization on the same
 networks.
 
-Run: `.venv/bin/python benchmarks/plain_chain_ghn.py --minutes 15`
+Run: `.venv/bin/python research/plain_chain_ghn.py --minutes 15`
 (`--override ghn.basis=128 --no-compare --output NAME` tries a GHN variant
-alone; saves `benchmarks/results/plain_chain_ghn.json` and the GHN under
+alone; saves `research/results/plain_chain_ghn.json` and the GHN under
 `runs/plain_chain_ghn/`).
 """
 
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import save, train_curve
+from _common import local_data, save, train_curve
 
 CHAIN_OPS = ("conv_3x3", "conv_5x5")
 
@@ -81,7 +81,6 @@ def main() -> None:
 
     import ghnq_tf as gq
     from ghnq_tf._keras import keras
-    from ghnq_tf.evaluation.inputs import resolve_data
     from ghnq_tf.training.config import load_config
     from ghnq_tf.training.run import initial_ghn, make_datasets, make_optimizer, make_trainer
 
@@ -110,7 +109,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer.ghn.save(out_dir / "ghn.keras")
 
-    data = resolve_data("cifar10")
+    data = local_data("cifar10")
     common = dict(
         split=held_out, bits=(8, 4, 2), data=data, limit=args.limit, ghn_batch=1, progress=False
     )
@@ -132,7 +131,7 @@ def main() -> None:
     save(
         args.output,
         {
-            "command": " ".join([".venv/bin/python benchmarks/plain_chain_ghn.py", *sys.argv[1:]]),
+            "command": " ".join([".venv/bin/python research/plain_chain_ghn.py", *sys.argv[1:]]),
             "train_steps": steps,
             "train_seconds": train_seconds,
             "curve": curve,

@@ -1,7 +1,7 @@
-"""Benchmark: where the input's signal goes in GHN-predicted networks, with and without BN.
+"""Research: where the input's signal goes in GHN-predicted networks, with and without BN.
 
 Every batch-norm-free `test` network the bundled `cifar10` GHN predicts
-scores exactly chance (`docs/benchmarks.md`). This probe follows the
+scores exactly chance (`research/README.md`). This probe follows the
 *signal* — the part of each activation that depends on the image, measured
 as the per-unit standard deviation over test images, averaged over units —
 from the stem to the logits of a float network holding the predicted
@@ -22,8 +22,8 @@ Batch-norm statistics are re-set after each rescaling; inside the LSUV pass
 they are the predicted network's, so `lsuv` means little for a network with
 batch norm (whose kernels' scale it divides out anyway).
 
-Run: `.venv/bin/python benchmarks/bnfree_signal.py --indices 23 50 0`
-(saves `benchmarks/results/bnfree_signal.json`, or `--output NAME`; `test[0]`
+Run: `.venv/bin/python research/bnfree_signal.py --indices 23 50 0`
+(saves `research/results/bnfree_signal.json`, or `--output NAME`; `test[0]`
 has batch norm, as a control). `--fresh-ghn configs/cifar10_float.yaml`
 probes an untrained GHN instead of a bundled one.
 """

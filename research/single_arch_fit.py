@@ -1,4 +1,4 @@
-"""Benchmark: a GHN fitting one architecture against training that network directly.
+"""Research: a GHN fitting one architecture against training that network directly.
 
 Tells optimisation from generalisation. On the same training batches (float,
 no quantization), it trains
@@ -12,8 +12,8 @@ every `--every` steps. If the GHN fits one network much more slowly than
 direct training does, the GHN's parameterization or optimizer is the limit;
 if not, the limit is how many architectures and images it sees.
 
-Run: `.venv/bin/python benchmarks/single_arch_fit.py --steps 300`
-Results: `benchmarks/results/single_arch_fit.json`.
+Run: `.venv/bin/python research/single_arch_fit.py --steps 300`
+Results: `research/results/single_arch_fit.json`.
 """
 
 from __future__ import annotations

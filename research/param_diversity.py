@@ -1,4 +1,4 @@
-"""Benchmark: how diverse the filters of predicted parameters are, against Keras' init.
+"""Research: how diverse the filters of predicted parameters are, against Keras' init.
 
 For the first `--archs` `test` networks, every conv kernel with at least 8
 filters (each depthwise channel counts as a filter) is measured two ways:
@@ -10,8 +10,8 @@ filters (each depthwise channel counts as a filter) is measured two ways:
 Low rank and high cosine mean redundant filters: a fine-tuning start whose
 channels must first be told apart (see `benchmarks/finetune.py`).
 
-Run: `.venv/bin/python benchmarks/param_diversity.py --ghn cifar10`
-Results: `benchmarks/results/param_diversity.json`.
+Run: `.venv/bin/python research/param_diversity.py --ghn cifar10`
+Results: `research/results/param_diversity.json`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Benchmark: does a GHN predict better for the networks it trained on than for unseen ones?
+"""Research: does a GHN predict better for the networks it trained on than for unseen ones?
 
 A GHN trained by a config sees only that config's pool of training
 architectures (`search_space.train_size` networks of at most `max_macs`).
@@ -8,9 +8,9 @@ on the first `--archs` networks of that pool and on the first `--archs`
 whether the GHN has seen them. A large gap means the pool is too small (the
 GHN memorizes its networks); no gap means a larger pool will not help.
 
-Run: `.venv/bin/python benchmarks/pool_generalization.py --ghn cifar10`
-Results: `benchmarks/results/pool_generalization.json` (and the two
-`gq.evaluate` outputs under `benchmarks/results/pool_generalization_*/`).
+Run: `.venv/bin/python research/pool_generalization.py --ghn cifar10`
+Results: `research/results/pool_generalization.json` (and the two
+`gq.evaluate` outputs under `research/results/pool_generalization_*/`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def main() -> None:
     save(
         args.output,
         {
-            "command": "benchmarks/pool_generalization.py "
+            "command": "research/pool_generalization.py "
             + " ".join(
                 f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items()

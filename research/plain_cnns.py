@@ -12,8 +12,8 @@ initialization through `gq.quantize` + `gq.calibrate` (the chance check);
 both are calibrated on the same 8 shuffled training batches and evaluated
 on the first `--limit` CIFAR-10 test images.
 
-Run: `.venv/bin/python benchmarks/plain_cnns.py [--archs 20] [--limit 2000]`
-(saves `benchmarks/results/plain_cnns.json`; `--output NAME` renames it).
+Run: `.venv/bin/python research/plain_cnns.py [--archs 20] [--limit 2000]`
+(saves `research/results/plain_cnns.json`; `--output NAME` renames it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import numpy as np
 
 import ghnq_tf as gq
 from ghnq_tf._keras import keras
-from ghnq_tf.evaluation.inputs import resolve_data
 
 WIDTHS = (16, 24, 32, 48, 64)
 
@@ -79,7 +78,7 @@ def main() -> None:
     parser.add_argument("--output", default="plain_cnns")
     args = parser.parse_args()
 
-    data = resolve_data("cifar10")
+    data = _common.local_data("cifar10")
     calibration = gq.data.load(data, "train", batch_size=64)
     test = gq.data.load(data, "test", batch_size=500, limit=args.limit)
     load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
@@ -125,7 +124,7 @@ def main() -> None:
     _common.save(
         args.output,
         {
-            "command": " ".join([".venv/bin/python benchmarks/plain_cnns.py", *sys.argv[1:]]),
+            "command": " ".join([".venv/bin/python research/plain_cnns.py", *sys.argv[1:]]),
             "ghn": args.ghn,
             "test_images": args.limit,
             "seconds": time.perf_counter() - start,
