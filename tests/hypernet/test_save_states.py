@@ -97,3 +97,26 @@ def test_a_bundled_ghn_saved_again_predicts_the_same(tmp_path):
     after = GHN.load(str(tmp_path / "digits.keras")).predict_params(graph, bits=4)[0]
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_kind_the_bundled_ghn_never_met_gets_a_fan_in_scaled_initialization():
+    # DARTS-cell networks have no hidden Dense layer: the `linear` head of the
+    # bundled GHNs was never trained (its biases are still Keras' zeros), the
+    # others were. Such a kernel is still decoded like every kernel: unit RMS
+    # times sqrt(1 / fan_in) times a gain in (0, 2), the same every call.
+    ghn = GHN.from_pretrained("digits")
+    untouched = [
+        kind
+        for kind, head in ghn.decoder.heads.items()
+        if not any(np.any(layer.bias.numpy()) for layer in head.layers)
+    ]
+    assert untouched == ["linear"]
+    x = keras.Input((4, 4, 3))
+    h = L.Dense(24, name="hidden_dense")(L.GlobalAveragePooling2D()(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(h)))
+    kernel, again = (ghn.predict_params(graph, bits=4)[0][0].numpy() for _ in range(2))
+    np.testing.assert_array_equal(kernel, again)
+    assert kernel.shape == (3, 24)
+    rms = float(np.sqrt(np.mean(kernel**2)))
+    print(f"hidden Dense kernel RMS / sqrt(1/fan_in) = {rms / np.sqrt(1 / 3):.3f}")
+    assert 0 < rms < 2 * np.sqrt(1 / 3)
