@@ -72,13 +72,13 @@ _VARIABLE_COUNT = re.compile(r"Layer '([^']+)' expected (\d+) variables?, but re
 def _load_failure_cause(err: Exception) -> str:
     """Why Keras could not load an intact-looking `.keras` archive, for the user."""
     count = _VARIABLE_COUNT.search(str(err))
-    if count and count.group(3) == "0":
+    if count and count.group(3) == "0" and count.group(1).startswith("head_"):
         return (
-            f"The archive is readable but holds no weights for layer {count.group(1)!r}: "
-            "it was written by a GHN that had not yet created that decoder head (ghnq_tf "
-            "0.1.0 development versions created a head only when the GHN first predicted a "
-            "parameter of its kind, and saved without it). Such a file cannot be restored as "
-            "saved; save the GHN again with this version, which always writes every head."
+            f"The archive is readable but holds no weights for {count.group(1)!r}: it was "
+            "saved by a GHN that had not yet predicted a parameter of that kind (earlier "
+            "ghnq_tf versions created a decoder head only then, and saved without it). It "
+            "cannot be restored as saved; save the GHN again with this version, which "
+            "writes every head."
         )
     if count or "Shape mismatch" in str(err) or "incompatible" in str(err):
         return (
