@@ -87,7 +87,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
     from ghnq_tf.hypernet.checkpoint import bundle_run
 
     command = args.command_line or f"ghnq-tf train --config configs/{args.name}.yaml"
-    target = bundle_run(args.run, args.name, command=command)
+    target = bundle_run(args.run, args.name, command=command, dest=args.dest)
     print(f"bundled {target} (GHN.from_pretrained({args.name!r}))")
     return 0
 
@@ -139,6 +139,11 @@ def _parser() -> argparse.ArgumentParser:
     bundle.add_argument("--run", required=True, help="a `ghnq-tf train` output directory")
     bundle.add_argument("--name", required=True, help="the name for GHN.from_pretrained")
     bundle.add_argument("--command-line", help="the command that produced the run")
+    bundle.add_argument(
+        "--dest",
+        help="the registry folder to write (default: ghnq_tf/pretrained/, the one "
+        "GHN.from_pretrained reads)",
+    )
     bundle.set_defaults(func=_cmd_bundle)
 
     from ghnq_tf.evaluation.cli import add_parser as add_evaluate_parser

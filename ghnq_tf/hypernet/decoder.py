@@ -295,6 +295,13 @@ class ParamDecoder(keras.layers.Layer):
             )
             for kind in KERNEL_KINDS
         }
+        # Every head exists once the decoder does, whichever parameter kinds
+        # the first graphs hold: a GHN's weights (and what `save` writes)
+        # never depend on the networks it happened to meet. Built in `heads`
+        # order, each Dense's kernel then bias, as a first call used to: a
+        # seeded GHN starts from the same weights as before.
+        for head in self.heads.values():
+            head.build((None, self.hidden))
         super().build(input_shape)
 
     def _kernel(self, out: tf.Tensor, group: _Group) -> tf.Tensor:

@@ -16,6 +16,12 @@ class SaveGHN(keras.callbacks.Callback):
     Example:
         trainer.fit(ds, callbacks=[SaveGHN("runs/a", monitor="val_accuracy")])
 
+    A run resumed by `BackupAndRestore` (its first epoch is not the first)
+    continues the `metrics.json` of the run it resumes: the epochs before the
+    resumed one are kept, later ones (from a kill after they were logged but
+    before the next backup) are dropped and logged again, and "best" is the
+    best of the kept epochs.
+
     Args:
         directory: where `ghn_last.keras`, `ghn_best.keras` and
             `metrics.json` are written (atomically).
@@ -29,6 +35,23 @@ class SaveGHN(keras.callbacks.Callback):
         self.monitor = monitor
         self.best = -math.inf
         self.history: list[dict[str, Any]] = []
+        self._started = False
+
+    def _value(self, logs: dict[str, Any]) -> float:
+        return logs.get(self.monitor, logs.get("accuracy", -math.inf))
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._started = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._started:
+            return
+        self._started = True
+        path = self.directory / "metrics.json"
+        if epoch > 0 and path.is_file():  # resumed: epoch `epoch + 1` runs next
+            done = json.loads(path.read_text()).get("epochs", [])
+            self.history = [e for e in done if e.get("epoch", math.inf) <= epoch]
+            self.best = max((self._value(e) for e in self.history), default=-math.inf)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         from ghnq_tf._io import atomic_write_text
@@ -37,7 +60,7 @@ class SaveGHN(keras.callbacks.Callback):
         ghn = self.model.ghn
         self.directory.mkdir(parents=True, exist_ok=True)
         ghn.save(str(self.directory / "ghn_last.keras"))
-        value = logs.get(self.monitor, logs.get("accuracy", -math.inf))
+        value = self._value(logs)
         if value > self.best:
             self.best = value
             ghn.save(str(self.directory / "ghn_best.keras"))

@@ -25,6 +25,14 @@ def test_reloaded_ghn_predicts_identical_tensors(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def _rewrite(source, target, member, change):
+    """Copies the `.keras` archive `source` to `target`, changing one member's bytes."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, change(data) if item.filename == member else data)
+
+
 def test_bad_files_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="No GHN checkpoint"):
         GHN.load(str(tmp_path / "missing.keras"))
@@ -41,14 +49,15 @@ def test_bad_files_are_clear_errors(tmp_path):
         GHN.load(str(other))
     # A GHN archive whose weights do not fit its config.
     mismatched = tmp_path / "mismatched.keras"
-    with zipfile.ZipFile(good) as src, zipfile.ZipFile(mismatched, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "config.json":
-                data = data.replace(b'"hidden": 16', b'"hidden": 32')
-            dst.writestr(item, data)
-    with pytest.raises(ValueError, match="Could not read a GHN"):
+    _rewrite(good, mismatched, "config.json", lambda d: d.replace(b'"hidden": 16', b'"hidden": 32'))
+    with pytest.raises(ValueError, match="Could not read a GHN") as info:
         GHN.load(str(mismatched))
+    assert "weights do not fit the GHN its config.json describes" in str(info.value)
+    assert "damaged" not in str(info.value)
+    # A readable zip whose weights file is cut short is damaged.
+    _rewrite(good, tmp_path / "cut.keras", "model.weights.h5", lambda data: data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"The file is damaged \(truncated or corrupt\?\)"):
+        GHN.load(str(tmp_path / "cut.keras"))
     with pytest.raises(ValueError, match="must end in '.keras'"):
         ghn.save(str(tmp_path / "ghn.h5"))
 
@@ -96,3 +105,27 @@ def test_every_bundled_ghn_loads_and_has_a_full_manifest():
         assert manifest["bytes"] < 8_000_000, f"{name}: keep bundled GHNs a few MB"
         ghn = GHN.from_pretrained(name)
         assert ghn.get_config()["hidden"] == manifest["config"]["ghn"]["hidden"]
+
+
+def test_a_file_saved_without_a_head_says_so_not_that_it_is_damaged(tmp_path):
+    # Before every head existed from the decoder's first call, a GHN that had
+    # only met some parameter kinds was saved without the other heads' weights.
+    import h5py
+
+    good = tmp_path / "good.keras"
+    GHN(hidden=16, num_layers=1, rank=4).save(str(good))
+
+    def drop_dw_conv_head(data):  # heads are saved in order: conv, dw_conv, ...
+        weights = tmp_path / "model.weights.h5"
+        weights.write_bytes(data)
+        with h5py.File(weights, "r+") as h5:
+            group = h5["layers/param_decoder/heads/sequential_1/layers/dense/vars"]
+            for key in list(group):
+                del group[key]
+        return weights.read_bytes()
+
+    legacy = tmp_path / "legacy.keras"
+    _rewrite(good, legacy, "model.weights.h5", drop_dw_conv_head)
+    with pytest.raises(ValueError, match="holds no weights for 'head_dw_conv_hidden'") as info:
+        GHN.load(str(legacy))
+    assert "damaged" not in str(info.value) and "save the GHN again" in str(info.value)
