@@ -152,7 +152,7 @@ class BlocksSpace:
     first_width: tuple[int, ...] = (16, 24, 32)
     max_width: int = 128
     blocks: tuple[str, ...] = BLOCKS
-    mixed_prob: float = 0.25
+    mixed_prob: float = 0.1
     downsample_prob: float = 0.8
     bn_prob: float = 0.9
     head: tuple[int, ...] = (0, 0, 128, 256)
@@ -333,7 +333,7 @@ def _validate_stage(stage: Any, key: str) -> None:
     _check(
         stage["activation"] in allowed,
         f"{key}.activation",
-        f"one of {allowed} for a {block!r} block",
+        f"one of {allowed} for {block!r} blocks",
         stage["activation"],
     )
     _check(
@@ -357,7 +357,7 @@ def _validate_stage(stage: Any, key: str) -> None:
         _check(
             _is_int(stage["expand"]) and stage["expand"] in allowed_expand,
             f"{key}.expand",
-            f"one of {allowed_expand} for a {block!r} block",
+            f"one of {allowed_expand} for {block!r} blocks",
             stage["expand"],
         )
         if block == "bottleneck":
