@@ -174,7 +174,9 @@ def test_specs_are_json_round_trippable_and_deterministic(zoo_specs):
 
 
 def test_first_blocks_spec_is_pinned():
-    assert ss.spec_hash(ss.sample(1, seed=0, space="blocks")[0]) == ("PIN_FIRST_BLOCKS_SPEC")
+    assert ss.spec_hash(ss.sample(1, seed=0, space="blocks")[0]) == (
+        "85e29431f7e7ae49e7f0ef0647f18857ed17034ab2b6770ba52ee74d276c0dd0"
+    )
 
 
 def test_sampled_specs_respect_the_space(zoo_specs):

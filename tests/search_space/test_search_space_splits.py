@@ -20,9 +20,9 @@ PINNED = {
     "wide": "162a25152497a25a0669512522ca0db21253ecdae35ed112fc3aa76d15ca7a1d",
     "deep": "39f301caffb37d319a8b0e877d8efb9c60f5fd375c800c87009d409e1096460b",
     "bnfree": "03b4d6bb85d9acf53099b2a43ce1540939c6b94e221eee970f6fcc3e38cf9c68",
-    "zoo_train": "PIN_zoo_train",
-    "zoo_val": "PIN_zoo_val",
-    "zoo": "PIN_zoo",
+    "zoo_train": "5e5d1051fbe956191cc40f3c4c45e00cf7116ea6d3483c5006656ba6fcae57cb",
+    "zoo_val": "519e7efc79930213b4b7619d984a258d1e35551cc0e0be919229cd9fda2a865a",
+    "zoo": "c99986304c460802b6496829ca22f74656ae5631d24b62dc5c0723b20207aa46",
 }
 
 TRAIN_N = 3000
