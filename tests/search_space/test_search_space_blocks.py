@@ -68,14 +68,10 @@ def zoo_specs():
 
 
 def _check_graph_quantize_predict(model, ghn, classes):
-    graph = gq.graph_from_keras(model)
-    assert {id(v) for v in model.trainable_variables} == {
-        id(v) for v in model.trainable_variables if v.name in {p.name for p in graph.params}
-    }
-    assert len(graph.params) == len(model.trainable_variables)
-    (predicted,) = ghn.predict_params([graph], bits=4)
-    assert [tuple(t.shape) for t in predicted] == [p.shape for p in graph.params]
-    assert all(np.isfinite(t.numpy()).all() for t in predicted)
+    graph = gq.graph_from_keras(model)  # raises if a trainable variable has no node
+    assert sorted(p.name for p in graph.params) == sorted(v.name for v in model.trainable_variables)
+    # gq.quantize at 4 bits, then the GHN's tensors are assigned to the
+    # quantized model's variables (an error if any shape differs).
     qmodel = gq.predict(model, bits=4, ghn=ghn)
     x = np.zeros((2, *model.input_shape[1:]), "float32")
     out = qmodel(x)
@@ -149,14 +145,17 @@ def test_cost_model_matches_the_built_model(bn, all_blocks_model):
 
 
 def test_all_blocks_graph_quantize_and_predict(all_blocks_model, ghn):
+    graph = gq.graph_from_keras(all_blocks_model)
+    (predicted,) = ghn.predict_params([graph], bits=4)
+    assert [tuple(t.shape) for t in predicted] == [p.shape for p in graph.params]
+    assert all(np.isfinite(t.numpy()).all() for t in predicted)
     _check_graph_quantize_predict(all_blocks_model, ghn, 5)
-    qmodel = gq.quantize(all_blocks_model, bits=4)
-    assert qmodel(np.zeros((2, *SHAPE), "float32")).shape == (2, 5)
 
 
 @pytest.mark.parametrize("block", BLOCKS)
 def test_sampled_specs_of_each_block_build_quantize_and_predict(block, ghn):
-    space = BlocksSpace(blocks=(block,), mixed_prob=0.0)
+    # Small draws (two stages, one or two blocks each) keep the test fast.
+    space = BlocksSpace(blocks=(block,), mixed_prob=0.0, num_stages=(2, 2), depth=(1, 2), head=(0,))
     (spec,) = ss.sample(1, seed=3, space=space)
     assert {stage["block"] for stage in spec["stages"]} == {block}
     model = ss.build(spec, input_shape=SHAPE, num_classes=3)
