@@ -118,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     graph.set_defaults(func=_cmd_graph)
 
     space = sub.add_parser("search-space", help="summarize a split of the training search space")
-    space.add_argument("split", help="train, val, test, wide, deep or bnfree")
+    space.add_argument(
+        "split", help="train, val, test, wide, deep, bnfree, zoo_train, zoo_val or zoo"
+    )
     space.add_argument("-n", type=int, default=None, help="number of train architectures")
     space.set_defaults(func=_cmd_search_space)
 

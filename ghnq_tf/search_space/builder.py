@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ghnq_tf._keras import keras, tf
+from ghnq_tf.search_space.blocks_builder import build_blocks
 from ghnq_tf.search_space.ops import apply_op, relu_conv_bn
 from ghnq_tf.search_space.spec import _is_int, spec_hash
 
@@ -103,6 +104,8 @@ def build(
 ) -> keras.Model:
     """Builds the `tf_keras` functional model of an architecture spec.
 
+    Specs of the block family (``"family": "blocks"``) are built by
+    `ghnq_tf.search_space.blocks_builder`; the layout above is the DARTS one.
     The model is built deterministically: the same spec always gives the
     same layers, layer names and weight shapes (the initial weight values
     are random). It outputs logits (no softmax).
@@ -135,6 +138,8 @@ def build(
         )
     if name is None:
         name = f"net_{key[:12]}"
+    if "family" in spec:
+        return build_blocks(spec, input_shape=input_shape, num_classes=num_classes, name=name)
     bn = spec["bn"]
     channels = spec["width"]
     reductions = set(spec["reductions"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ghnq_tf.search_space.blocks import cost as blocks_cost
 from ghnq_tf.search_space.ops import SKIP
 
 
@@ -41,6 +42,8 @@ def macs(
 ) -> int:
     """Multiply-adds of the conv and dense layers of `build(spec)`, per image.
 
+    Works for both families (DARTS cells and blocks).
+
     Args:
         spec: a valid architecture spec (not re-validated here).
         input_shape: (height, width, channels) of the images.
@@ -54,6 +57,8 @@ def macs(
         >>> macs(sample(1, seed=0)[0]) > 0
         True
     """
+    if "family" in spec:  # the block family
+        return blocks_cost(spec, input_shape=input_shape, num_classes=num_classes)[0]
     height, width, in_channels = input_shape
     channels = spec["width"]
     total = height * width * 9 * in_channels * channels  # stem

@@ -21,6 +21,11 @@ the node's own index). The node is the sum of its ops, the cell output the
 concatenation of all its intermediate nodes. Some node must read input 1, so
 that every cell lies on the path to the classifier.
 
+A second family, networks built from the blocks people use (VGG, ResNet,
+MobileNetV2/V3, EfficientNet, DenseNet), has specs with ``"family":
+"blocks"``; see `ghnq_tf.search_space.blocks`. A spec without a ``family``
+key is a DARTS-cell spec, as above.
+
 Sampling uses its own small random generator (SplitMix64), so a seed gives the
 same specs on every machine and Python version.
 """
@@ -33,7 +38,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ghnq_tf.search_space import blocks
 from ghnq_tf.search_space._rng import SplitMix64
+from ghnq_tf.search_space.blocks import BlocksSpace
 from ghnq_tf.search_space.cost import macs
 from ghnq_tf.search_space.ops import EDGE_OPS, NONE, OPS
 
@@ -130,15 +137,30 @@ class Space:
             )
 
 
-#: Named spaces: the training family and the three out-of-distribution ones.
-#: The out-of-distribution spaces are evaluation-only, so they may hold
-#: larger networks (`max_macs` 2 G instead of 300 M).
-SPACES: dict[str, Space] = {
+#: Named spaces: the DARTS training family, its three out-of-distribution
+#: ones, and the block family (``"blocks"``, a `BlocksSpace`). The
+#: out-of-distribution spaces are evaluation-only, so they may hold larger
+#: networks (`max_macs` 2 G instead of 300 M).
+SPACES: dict[str, Space | BlocksSpace] = {
     "train": Space(),
     "wide": Space(width=(80, 128), max_macs=2_000_000_000),
     "deep": Space(num_cells=(12, 16), max_macs=2_000_000_000),
     "bnfree": Space(bn_prob=0.0),
+    "blocks": BlocksSpace(),
 }
+
+#: The two families: DARTS cells (specs without a ``family`` key) and blocks.
+FAMILIES: tuple[str, ...] = ("darts", blocks.FAMILY)
+
+
+def family_of(spec: Mapping[str, Any]) -> str:
+    """``"darts"`` or ``"blocks"``: the family a spec belongs to.
+
+    Example:
+        >>> family_of(sample(1, seed=0)[0]), family_of(sample(1, seed=0, space="blocks")[0])
+        ('darts', 'blocks')
+    """
+    return spec.get("family", "darts")
 
 
 def default_reductions(num_cells: int) -> list[int]:
@@ -154,7 +176,7 @@ def default_reductions(num_cells: int) -> list[int]:
 _MAX_REDRAWS = 10_000
 
 
-def _too_many_redraws(what: str, space: Space) -> ValueError:
+def _too_many_redraws(what: str, space: Space | BlocksSpace) -> ValueError:
     return ValueError(
         f"Drew {_MAX_REDRAWS} {what} in a row that break the limits of the space; "
         f"loosen `max_conv_5x5` / `max_macs` or widen the ranges. Received: space={space!r}"
@@ -185,7 +207,13 @@ def _sample_genotype(rng: SplitMix64, num_nodes: int, space: Space) -> list[list
     raise _too_many_redraws("genotypes", space)
 
 
-def _sample_one(rng: SplitMix64, space: Space) -> dict[str, Any]:
+def _sample_one(rng: SplitMix64, space: Space | BlocksSpace) -> dict[str, Any]:
+    if isinstance(space, BlocksSpace):
+        for _ in range(_MAX_REDRAWS):
+            spec = blocks.sample_one(rng, space)
+            if spec is not None:
+                return spec
+        raise _too_many_redraws("networks", space)
     widths = [w for w in range(space.width[0], space.width[1] + 1) if w % space.width_step == 0]
     for _ in range(_MAX_REDRAWS):
         num_cells = rng.randint(*space.num_cells)
@@ -209,7 +237,7 @@ def sample(
     n: int,
     *,
     seed: int,
-    space: str | Space = "train",
+    space: str | Space | BlocksSpace = "train",
     exclude: Iterable[str | Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Samples `n` distinct architecture specs from a seeded stream.
@@ -221,8 +249,9 @@ def sample(
     Args:
         n: number of specs, a positive int.
         seed: non-negative int seed.
-        space: a `Space`, or the name of one of `SPACES` (``"train"``,
-            ``"wide"``, ``"deep"``, ``"bnfree"``).
+        space: a `Space` (DARTS cells) or `BlocksSpace` (blocks), or the
+            name of one of `SPACES` (``"train"``, ``"wide"``, ``"deep"``,
+            ``"bnfree"``, ``"blocks"``).
         exclude: specs, or their `spec_hash`, that must not be returned.
 
     Returns:
@@ -246,8 +275,10 @@ def sample(
                 f"`space` must be a Space or one of {sorted(SPACES)}. Received: space={space!r}"
             )
         space = SPACES[space]
-    elif not isinstance(space, Space):
-        raise ValueError(f"`space` must be a Space or a str. Received: space={space!r}")
+    elif not isinstance(space, Space | BlocksSpace):
+        raise ValueError(
+            f"`space` must be a Space, a BlocksSpace or a str. Received: space={space!r}"
+        )
     seen = {item if isinstance(item, str) else spec_hash(item) for item in exclude}
     rng = SplitMix64(seed)
     specs: list[dict[str, Any]] = []
@@ -321,7 +352,7 @@ def _validate_genotype(genotype: Any, key: str, num_nodes: int) -> None:
 
 
 def validate_spec(spec: Any) -> None:
-    """Checks that `spec` is a well-formed architecture spec.
+    """Checks that `spec` is a well-formed architecture spec (either family).
 
     Args:
         spec: the object to check.
@@ -335,6 +366,15 @@ def validate_spec(spec: Any) -> None:
     """
     if not isinstance(spec, Mapping):
         raise ValueError(f"`spec` must be a dict. Received: spec={spec!r}")
+    if "family" in spec:
+        _check(
+            spec["family"] == blocks.FAMILY,
+            "family",
+            f"{blocks.FAMILY!r} (DARTS-cell specs have no `family` key)",
+            spec["family"],
+        )
+        blocks.validate_spec(spec)
+        return
     missing = [key for key in SPEC_KEYS if key not in spec]
     if missing:
         raise ValueError(f"`spec` is missing the key(s) {missing}. Received: spec={spec!r}")
@@ -398,12 +438,14 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "FAMILIES",
     "SPACES",
     "SPEC_KEYS",
     "SPEC_VERSION",
     "Space",
     "canonical_json",
     "default_reductions",
+    "family_of",
     "sample",
     "spec_hash",
     "validate_spec",

@@ -6,7 +6,8 @@ Every number is read from the built Keras model:
 - ``flops``: multiply-adds of the Conv2D, SeparableConv2D, DepthwiseConv2D
   and Dense layers for one image, from the layers' input and output shapes
   (BatchNorm, pooling, additions and biases are not counted).
-- ``cells``: number of cells.
+- ``cells``: number of cells (DARTS family) or of blocks, summed over the
+  stages (block family).
 - ``depth``: the longest input → output path, counted in conv/dense layers
   (a separable conv counts once; a dilated conv, depthwise then pointwise,
   counts twice; BatchNorm is not counted).
@@ -21,14 +22,14 @@ from typing import Any, TextIO
 
 from ghnq_tf._keras import keras
 from ghnq_tf.search_space.builder import build
-from ghnq_tf.search_space.splits import split
+from ghnq_tf.search_space.splits import TRAIN_SPLITS, split
 
 STATS: tuple[str, ...] = ("params", "flops", "cells", "depth")
 
 _DESCRIPTIONS = {
     "params": "trainable parameters",
     "flops": "multiply-adds of conv/dense layers per image",
-    "cells": "number of cells",
+    "cells": "number of cells (blocks in the block family)",
     "depth": "longest path, in conv/dense layers",
 }
 
@@ -124,6 +125,18 @@ def model_stats(model: keras.Model) -> dict[str, int]:
     return {"params": params, "flops": flops, "depth": longest_path(model)}
 
 
+def num_units(spec: Mapping[str, Any]) -> int:
+    """Cells of a DARTS spec, or blocks (summed over stages) of a blocks spec.
+
+    Example:
+        >>> num_units(split("val")[0]), num_units(split("zoo")[0]) > 0
+        (6, True)
+    """
+    if "family" in spec:
+        return sum(stage["depth"] for stage in spec["stages"])
+    return spec["num_cells"]
+
+
 def _describe(values: Sequence[int]) -> dict[str, float]:
     return {
         "min": min(values),
@@ -175,7 +188,7 @@ def summarize(
         model = build(spec, input_shape=input_shape, num_classes=num_classes)
         stats = model_stats(model)
         del model
-        stats["cells"] = spec["num_cells"]
+        stats["cells"] = num_units(spec)
         for key in STATS:
             rows[key].append(stats[key])
         if progress is not None:
@@ -205,7 +218,7 @@ def print_summary(
     Args:
         name_or_specs: a split name (see `SPLIT_NAMES`) or a list of specs.
         n: with a split name, summarize its first `n` specs (default: the
-            whole split, or 100 specs for ``"train"``).
+            whole split, or 100 specs for ``"train"`` and ``"zoo_train"``).
         input_shape: (height, width, channels) of the images.
         num_classes: number of output logits.
         file: where to print; defaults to `sys.stdout`.
@@ -217,7 +230,7 @@ def print_summary(
         print_summary("val", n=5)  # split "val": 5 networks, input 32x32x3, 10 classes ...
     """
     if isinstance(name_or_specs, str):
-        if name_or_specs == "train" and n is None:
+        if name_or_specs in TRAIN_SPLITS and n is None:
             n = 100
         specs = split(name_or_specs, n)
         title = f'split "{name_or_specs}"'
@@ -248,6 +261,7 @@ __all__ = [
     "layer_flops",
     "longest_path",
     "model_stats",
+    "num_units",
     "print_summary",
     "summarize",
 ]

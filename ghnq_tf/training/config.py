@@ -46,6 +46,10 @@ class SearchSpaceConfig:
     # them on CIFAR-10; see docs/benchmarks.md). Evaluation splits keep them.
     batch_norm_only: bool = False
     val_size: int = 10  # `val` architectures whose accuracy validation reports
+    # Search-space families the training pool mixes, in equal shares: "darts"
+    # (cells, split "train") and "blocks" (VGG/ResNet/MobileNet/DenseNet
+    # stages, split "zoo_train"); see docs/search_space.md.
+    families: list[str] = dataclasses.field(default_factory=lambda: ["darts"])
 
 
 @dataclasses.dataclass
@@ -224,6 +228,12 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -
     bits = config.training.bits
     if not bits or any(not 2 <= b <= 8 for b in bits):
         raise ConfigError(f"`training.bits` must be values in 2..8. Received: {bits!r}")
+    families = config.search_space.families
+    if not families or len(set(families)) != len(families) or set(families) - {"darts", "blocks"}:
+        raise ConfigError(
+            "`search_space.families` must be distinct values among ('darts', 'blocks'). "
+            f"Received: search_space.families={families!r}"
+        )
     return config
 
 

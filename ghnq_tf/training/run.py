@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -78,15 +79,29 @@ def architectures_within(
 def training_pool(config: RunConfig, input_shape: tuple[int, int, int]) -> list[dict[str, Any]]:
     """The first `train_size` training architectures within `max_macs` (if set).
 
-    With `search_space.batch_norm_only`, only networks with batch norm.
+    With `search_space.batch_norm_only`, only networks with batch norm. With
+    several `search_space.families`, each family's training split gives an
+    equal share (the first family any remainder), interleaved one by one.
     """
+    from ghnq_tf.search_space.splits import FAMILY_TRAIN_SPLITS
     from ghnq_tf.training.config import ConfigError
 
     space = config.search_space
     size, cap = space.train_size, space.max_macs
-    pool, drawn = architectures_within(
-        "train", size, cap, input_shape, batch_norm_only=space.batch_norm_only
-    )
+    families = space.families
+    shares = [size // len(families) + (i < size % len(families)) for i in range(len(families))]
+    parts, drawn = [], 0
+    for family, share in zip(families, shares, strict=True):
+        if share == 0:
+            continue
+        split = FAMILY_TRAIN_SPLITS[family]
+        bn_only = space.batch_norm_only
+        part, part_drawn = architectures_within(
+            split, share, cap, input_shape, batch_norm_only=bn_only
+        )
+        parts.append(part)
+        drawn += part_drawn
+    pool = [spec for group in itertools.zip_longest(*parts) for spec in group if spec is not None]
     if len(pool) < size:
         bn = space.batch_norm_only
         what = "`search_space.max_macs`" + (" with `batch_norm_only`" if bn else "")

@@ -6,11 +6,11 @@ import pytest
 
 from ghnq_tf import search_space as ss
 from ghnq_tf.search_space.spec import SPACES, canonical_json
-from ghnq_tf.search_space.splits import SPLIT_SIZES
+from ghnq_tf.search_space.splits import SPLIT_SIZES, TRAIN_SPLITS
 
 # Produced once with
 #     hashlib.sha256(canonical_json(split(name)).encode("ascii")).hexdigest()
-# (train: split("train", 100)). The sampler has its own portable PRNG, so these
+# (train, zoo_train: their first 100). The sampler has its own portable PRNG, so these
 # must hold on every machine; if a change to the sampler is intended, the
 # splits change and every GHN result on them must be redone.
 PINNED = {
@@ -20,6 +20,9 @@ PINNED = {
     "wide": "162a25152497a25a0669512522ca0db21253ecdae35ed112fc3aa76d15ca7a1d",
     "deep": "39f301caffb37d319a8b0e877d8efb9c60f5fd375c800c87009d409e1096460b",
     "bnfree": "03b4d6bb85d9acf53099b2a43ce1540939c6b94e221eee970f6fcc3e38cf9c68",
+    "zoo_train": "5e5d1051fbe956191cc40f3c4c45e00cf7116ea6d3483c5006656ba6fcae57cb",
+    "zoo_val": "519e7efc79930213b4b7619d984a258d1e35551cc0e0be919229cd9fda2a865a",
+    "zoo": "c99986304c460802b6496829ca22f74656ae5631d24b62dc5c0723b20207aa46",
 }
 
 TRAIN_N = 3000
@@ -30,21 +33,31 @@ def train():
     return ss.split("train", TRAIN_N)
 
 
+@pytest.fixture(scope="module")
+def zoo_train():
+    return ss.split("zoo_train", 1000)
+
+
 def _hashes(specs):
     return {ss.spec_hash(spec) for spec in specs}
 
 
 def test_split_names_and_sizes():
-    assert ss.SPLIT_NAMES == ("train", "val", "test", "wide", "deep", "bnfree")
-    sizes = {name: len(ss.split(name)) for name in ss.SPLIT_NAMES if name != "train"}
-    assert sizes == {"val": 100, "test": 500, "wide": 100, "deep": 100, "bnfree": 100}
+    assert ss.SPLIT_NAMES == (
+        "train", "val", "test", "wide", "deep", "bnfree", "zoo_train", "zoo_val", "zoo"
+    )  # fmt: skip
+    sizes = {name: len(ss.split(name)) for name in ss.SPLIT_NAMES if name not in TRAIN_SPLITS}
+    assert sizes == {
+        "val": 100, "test": 500, "wide": 100, "deep": 100, "bnfree": 100, "zoo_val": 100, "zoo": 500
+    }  # fmt: skip
     assert sizes == SPLIT_SIZES
     assert len(ss.split("train", 17)) == 17
+    assert len(ss.split("zoo_train", 17)) == 17
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_splits_are_pinned(name):
-    specs = ss.split(name, 100 if name == "train" else None)
+    specs = ss.split(name, 100 if name in TRAIN_SPLITS else None)
     digest = hashlib.sha256(canonical_json(specs).encode("ascii")).hexdigest()
     assert digest == PINNED[name]
 
@@ -54,10 +67,10 @@ def test_train_is_a_seeded_stream_with_prefixes(train):
     assert ss.split("train", 10) == ss.split("train", 10)
 
 
-def test_no_spec_is_in_two_splits(train):
+def test_no_spec_is_in_two_splits(train, zoo_train):
     seen = set()
     for name in ss.SPLIT_NAMES:
-        specs = train if name == "train" else ss.split(name)
+        specs = {"train": train, "zoo_train": zoo_train}.get(name) or ss.split(name)
         hashes = _hashes(specs)
         assert len(hashes) == len(specs), f"duplicates inside {name}"
         assert not hashes & seen, f"{name} overlaps an earlier split"
@@ -89,6 +102,31 @@ def test_ood_splits_have_their_property(train):
     assert all(spec["width"] <= train_max_width for spec in deep + bnfree)
 
 
+def test_families_of_the_splits(zoo_train):
+    for name in ("val", "test", "wide", "deep", "bnfree"):
+        assert {ss.family_of(spec) for spec in ss.split(name)} == {"darts"}
+    for specs in (zoo_train, ss.split("zoo_val"), ss.split("zoo")):
+        assert {ss.family_of(spec) for spec in specs} == {"blocks"}
+    assert ss.FAMILY_TRAIN_SPLITS == {"darts": "train", "blocks": "zoo_train"}
+
+
+def test_zoo_splits_are_one_stream_and_zoo_train_excludes_them(zoo_train):
+    # zoo_val and zoo are the first 100 and the next 500 of one stream.
+    assert ss.sample(20, seed=11, space="blocks", exclude=ss.split("zoo_val")) == ss.split(
+        "zoo", 20
+    )
+    assert ss.split("zoo_train", 10) == zoo_train[:10]
+    zoo_hashes = {ss.spec_hash(s) for s in ss.split("zoo_val") + ss.split("zoo")}
+    assert not zoo_hashes & {ss.spec_hash(s) for s in zoo_train}
+
+
+def test_zoo_covers_every_block_kind():
+    blocks = {stage["block"] for spec in ss.split("zoo") for stage in spec["stages"]}
+    assert blocks == set(ss.BLOCKS)
+    blocks = {stage["block"] for spec in ss.split("zoo_val") for stage in spec["stages"]}
+    assert blocks == set(ss.BLOCKS)
+
+
 def test_split_returns_copies():
     specs = ss.split("val", 2)
     specs[0]["width"] = 999
@@ -102,6 +140,8 @@ def test_split_returns_copies():
     [
         (("holdout",), r"`name` must be one of .* Received: name='holdout'"),
         (("train",), r"`n` is required for the \"train\" split"),
+        (("zoo_train",), r"`n` is required for the \"zoo_train\" split"),
+        (("zoo", 501), r"`n` must be at most 500, .* Received: n=501"),
         (("train", 0), r"`n` must be a positive int or None. Received: n=0"),
         (("val", 101), r"`n` must be at most 100, .* Received: n=101"),
     ],
