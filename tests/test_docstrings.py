@@ -22,7 +22,7 @@ MODULES = (
     "ghnq_tf.data.registry",
     "ghnq_tf.evaluation.baselines",
     "ghnq_tf.evaluation.cli",
-    "ghnq_tf.hypernet.predict",
+    "ghnq_tf.prediction.predict",
     "ghnq_tf.quant.batches",
     "ghnq_tf.quant.bits",
     "ghnq_tf.quant.configs",
