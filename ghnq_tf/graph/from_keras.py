@@ -7,11 +7,13 @@ from typing import Any
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.graph.arch_graph import ArchGraph, OpNode, ParamRef
-from ghnq_tf.graph.layer_rules import Fold, NodeSpec, rule_for, supported_layer_types
-
-
-class UnsupportedLayerError(ValueError):
-    """A model holds a layer that `graph_from_keras` cannot describe."""
+from ghnq_tf.graph.layer_rules import (
+    Fold,
+    NodeSpec,
+    UnsupportedLayerError,
+    rule_for,
+    supported_layer_types,
+)
 
 
 class _Builder:

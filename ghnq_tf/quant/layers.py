@@ -1,5 +1,11 @@
 """Which Keras layers `quantize` accepts, and how each one is quantized.
 
+The layer types ghnq_tf supports are one list, `supported_layer_types` (from
+`ghnq_tf.graph.layer_rules`, with the one `UnsupportedLayerError`); every one
+of them is quantized here, and `quantize` also accepts the few extra types
+below (Maximum, Minimum, UpSampling2D, Permute, Identity, ...) that models
+quantized without a GHN may hold.
+
 Layers are matched on their exact class (a subclass of, say, Conv2D may compute
 something else, so it is reported as unsupported rather than guessed at).
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ghnq_tf._keras import keras
+from ghnq_tf.graph.layer_rules import UnsupportedLayerError, supported_layer_types
 
 L = keras.layers
 
@@ -100,10 +107,6 @@ EXTRA_ACTIVATIONS = frozenset({"elu", "gelu", "hard_sigmoid", "leaky_relu", "sel
 _ALL_TYPES = WEIGHTED + TFMOT_NATIVE + OUTPUT_QUANTIZED + PASS_THROUGH
 
 
-class UnsupportedLayerError(ValueError):
-    """A model holds a layer that `quantize` cannot quantize."""
-
-
 def activation_name(activation: Any) -> str:
     """The name of a Keras activation function or object."""
     if activation is None:
@@ -155,14 +158,6 @@ def unsupported_reason(layer: Any) -> str | None:
         if len(axis) != 1 or axis[0] not in (-1, (ndim - 1) if ndim else -1):
             return f"BatchNormalization over axis={axis!r} is not supported (channels-last only)"
     return None
-
-
-def supported_layer_types() -> list[str]:
-    """Names of the Keras layer classes `quantize` accepts."""
-    names = {cls.__name__ for cls in _ALL_TYPES} | {"InputLayer"}
-    names.add("TFOpLambda (" + ", ".join(sorted(TF_OP_SYMBOLS)) + ")")
-    names.add("nested functional/Sequential models (flattened)")
-    return sorted(names)
 
 
 def check_supported(model: keras.Model) -> None:
