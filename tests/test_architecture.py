@@ -232,3 +232,34 @@ def test_the_checker_sees_violations():
     assert _unit("ghnq_tf.quant.variables") == (LAYERS.index(("ghnq_tf.quant",)), "ghnq_tf.quant")
     assert _unit("ghnq_tf") == (1, "ghnq_tf")
     assert _unit("ghnq_tf.hypernet")[0] < _unit("ghnq_tf.prediction.predict")[0]
+
+
+# Non-public modules of the dependencies: imported in `ghnq_tf._compat` only.
+PRIVATE_DEPENDENCY_MODULES = (
+    "tensorflow.python",
+    "tensorflow_model_optimization.python",
+    "tf_keras.src",
+    "keras.src",
+    "ai_edge_litert._",
+)
+
+
+def test_private_dependency_modules_only_in_compat():
+    errors = []
+    for name, path in _modules().items():
+        if name == "ghnq_tf._compat" or name.startswith("ghnq_tf._compat."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                sources = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                sources = [node.module or ""]
+            else:
+                continue
+            for source in sources:
+                if any(
+                    source == p or source.startswith(p if p.endswith("_") else p + ".")
+                    for p in PRIVATE_DEPENDENCY_MODULES
+                ):
+                    errors.append(f"{name}:{node.lineno} imports {source}")
+    assert not errors, "Private dependency modules outside ghnq_tf/_compat/:\n" + "\n".join(errors)

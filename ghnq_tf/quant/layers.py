@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ghnq_tf._compat.tf_keras import is_graph_network
 from ghnq_tf._keras import keras
 from ghnq_tf.graph.layer_rules import UnsupportedLayerError, supported_layer_types
 
@@ -189,7 +190,7 @@ def _collect(model: keras.Model, prefix: tuple[str, ...], problems: list[str]) -
     for layer in model.layers:
         path = "/".join((*prefix, layer.name))
         if isinstance(layer, keras.Model):
-            if not getattr(layer, "_is_graph_network", False):
+            if not is_graph_network(layer):
                 problems.append(
                     f"nested model {path!r} ({type(layer).__name__}) is not a functional or "
                     "Sequential model, so it cannot be flattened"
