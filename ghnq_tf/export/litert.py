@@ -16,8 +16,8 @@ from ai_edge_litert.interpreter import Interpreter
 from ghnq_tf._compat.litert import ops_details
 from ghnq_tf._keras import tf
 from ghnq_tf._quiet import quiet_native_stderr
-from ghnq_tf.quant.batches import check_steps
-from ghnq_tf.quant.containers import REQUANTIZE_SCOPE
+from ghnq_tf.data.batches import check_steps
+from ghnq_tf.export.containers import REQUANTIZE_SCOPE
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 

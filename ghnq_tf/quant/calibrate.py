@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
-from ghnq_tf.quant.batches import check_steps, iter_batches
+from ghnq_tf.data.batches import check_steps, iter_batches
 from ghnq_tf.quant.mse_ranges import calibration_quantizers, check_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
