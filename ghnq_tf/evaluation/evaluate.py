@@ -240,15 +240,9 @@ def evaluate(
     for first in range(0, len(archs), ghn_batch):
         chunk = archs[first : first + ghn_batch]
         todo = [a for a in chunk if a.name not in done]
-        resumed = [done[a.name] for a in chunk if a.name in done]
+        resumed = _resumed(chunk, done, tracker)
         records.extend(resumed)
         resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
-        for r in resumed:
-            for method, values in r["accuracy"].items():
-                for b, accuracy in values.items():
-                    tracker.tick(method, b, accuracy, show=False)
-        if resumed:
-            tracker.show()
         if todo:
             run = functools.partial(
                 run_chunk,
@@ -271,6 +265,18 @@ def evaluate(
         if output_dir is not None:
             write_outputs(result(complete=first + ghn_batch >= len(archs)), output_dir)
     return result(complete=True)
+
+
+def _resumed(chunk: list[Any], done: dict[str, Any], tracker: Progress) -> list[dict[str, Any]]:
+    """The records of `chunk` finished by an earlier run, ticked off on the progress bar."""
+    resumed = [done[a.name] for a in chunk if a.name in done]
+    for r in resumed:
+        for method, values in r["accuracy"].items():
+            for b, accuracy in values.items():
+                tracker.tick(method, b, accuracy, show=False)
+    if resumed:
+        tracker.show()
+    return resumed
 
 
 def _check_counts(*, limit: Any, image_size: Any, scratch_archs: Any, **counts: Any) -> None:
