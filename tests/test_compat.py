@@ -40,10 +40,9 @@ def test_require_names_the_pinned_version():
 
 def test_tensorflow_internals():
     from ghnq_tf._compat import tensorflow as tf_compat
-    from ghnq_tf._keras import tf
 
-    assert callable(tf_compat.get_symbol_from_name)
-    assert tf_compat.get_symbol_from_name("math.add") is tf.math.add
+    assert callable(tf_compat.get_symbol_from_name("math.add"))
+    assert tf_compat.get_symbol_from_name("math.add")(1.0, 2.0).numpy() == 3.0
     for name in ("_push_per_thread_mode", "_pop_per_thread_mode", "_get_default_replica_mode"):
         assert hasattr(tf_compat.distribute_lib, name), name
     with tf_compat.default_replica_mode():
@@ -64,12 +63,13 @@ def test_tfmot_internals():
 
     from ghnq_tf._compat import tfmot as tfmot_compat
     from ghnq_tf._keras import keras
+    from ghnq_tf.quant import quantize
 
     inputs = keras.Input((4, 4, 1))
     x = keras.layers.Conv2D(2, 3, name="conv")(inputs)
     x = keras.layers.ReLU()(x)
     model = keras.Model(inputs, keras.layers.Flatten()(x))
-    qmodel = tfmot.quantization.keras.quantize_model(model)
+    qmodel = quantize(model, bits=4)
     wrappers = [
         layer
         for layer in qmodel.layers
@@ -79,12 +79,18 @@ def test_tfmot_internals():
     for wrapper in wrappers:
         for name in tfmot_compat.WRAPPER_STATE:
             assert hasattr(wrapper, name), name
-    conv = next(w for w in wrappers if w.layer.name == "conv")
-    (weight, quantizer, _), *_ = tfmot_compat.weight_vars(conv)
+    weighted = [w for w in wrappers if tfmot_compat.weight_vars(w)]
+    assert weighted, "no QuantizeWrapper holds `_weight_vars`"
+    conv = weighted[0]
+    (_, quantizer, _), *_ = tfmot_compat.weight_vars(conv)
     tfmot_compat.set_weight_quantizer(conv, 0, quantizer)
     assert tfmot_compat.weight_vars(conv)[0][1] is quantizer
-    for act in tfmot_compat.quantize_activations(conv):
-        assert isinstance(act, tfmot_compat.QuantizeAwareActivation)
+    for wrapper in wrappers:
+        for act in tfmot_compat.quantize_activations(wrapper):
+            assert isinstance(act, tfmot_compat.QuantizeAwareActivation)
+            tfmot_compat.activation_quantizer_vars(act)
+        if tfmot_compat.output_quantizers(wrapper):
+            assert tfmot_compat.output_quantizer_vars(wrapper) is not None
     config = tfmot_compat.n_bit_registry.DefaultNBitQuantizeConfig(
         ["kernel"], ["activation"], False, num_bits_weight=8, num_bits_activation=8
     )
