@@ -22,10 +22,9 @@ from ghnq_tf._keras import keras, tf  # noqa: E402
 from ghnq_tf.evaluation.inputs import EvalData, resolve_ghn, split_archs  # noqa: E402
 from ghnq_tf.evaluation.runner import metrics_fn, top1_and_loss  # noqa: E402
 from ghnq_tf.graph.from_keras import graph_from_keras  # noqa: E402
-from ghnq_tf.hypernet.predict import target_list  # noqa: E402
 from ghnq_tf.quant import quantize  # noqa: E402
 from ghnq_tf.quant.calibrate import Calibrator  # noqa: E402
-from ghnq_tf.training.two_tape import inject  # noqa: E402
+from ghnq_tf.quant.variables import inject, target_list  # noqa: E402
 
 
 def _timed(fn: object) -> tuple[object, float]:

@@ -21,7 +21,7 @@ from _common import save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras, tf  # noqa: E402
-from ghnq_tf.hypernet.predict import predict_many  # noqa: E402
+from ghnq_tf.prediction.predict import predict_many  # noqa: E402
 
 
 def _peak_mb() -> float:

@@ -67,10 +67,9 @@ def run_demo(
             seeds are left changed.
     """
     import ghnq_tf as gq
-    from ghnq_tf.hypernet.predict import target_list
     from ghnq_tf.quant.calibrate import Calibrator
     from ghnq_tf.quant.retarget import retarget
-    from ghnq_tf.training.two_tape import inject
+    from ghnq_tf.quant.variables import inject, target_list
 
     start = time.perf_counter()
     test = gq.data.load("digits", "test", batch_size=360, image_size=DEMO_SIDE)

@@ -17,13 +17,13 @@ import ghnq_tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODULES = (
+    "ghnq_tf.data.batches",
     "ghnq_tf.data.digits",
     "ghnq_tf.data.preprocessing",
     "ghnq_tf.data.registry",
     "ghnq_tf.evaluation.baselines",
     "ghnq_tf.evaluation.cli",
-    "ghnq_tf.hypernet.predict",
-    "ghnq_tf.quant.batches",
+    "ghnq_tf.prediction.predict",
     "ghnq_tf.quant.bits",
     "ghnq_tf.quant.configs",
     "ghnq_tf.search_space.builder",

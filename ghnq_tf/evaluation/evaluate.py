@@ -19,16 +19,11 @@ split. Work is shared wherever the result cannot change:
 from __future__ import annotations
 
 import functools
-import inspect
-import json
 import os
 import time
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from ghnq_tf._keras import keras
 from ghnq_tf.evaluation import baselines as bl
 from ghnq_tf.evaluation.inputs import (
     EvalData,
@@ -41,150 +36,11 @@ from ghnq_tf.evaluation.inputs import (
     split_archs,
     split_label,
 )
-from ghnq_tf.evaluation.report import RESULT_FILE, summarize, write_outputs
+from ghnq_tf.evaluation.progress import Progress, run_isolating_failures
+from ghnq_tf.evaluation.report import summarize, write_outputs
+from ghnq_tf.evaluation.resume import previous_records
 from ghnq_tf.evaluation.runner import run_chunk
 from ghnq_tf.quant.mse_ranges import check_ranges
-
-#: Settings that do not change per-architecture results (ignored when resuming).
-_RESUME_IGNORED = ("num_archs", "batch_size", "ghn_batch")
-
-
-@functools.lru_cache(maxsize=1)
-def _ghn_defaults() -> dict[str, Any]:
-    from ghnq_tf.hypernet.ghn import GHN
-
-    parameters = inspect.signature(GHN.__init__).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
-
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings a resumed run must share: without the ignored ones, and
-    each GHN's config without options at their defaults (a GHN option added
-    after a run started must not block resuming it)."""
-    defaults, unset = _ghn_defaults(), object()
-    result = {}
-    for key, value in config.items():
-        if key in _RESUME_IGNORED:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("config"), dict):
-            kept = {k: v for k, v in value["config"].items() if defaults.get(k, unset) != v}
-            value = {**value, "config": kept}
-        result[key] = value
-    return result
-
-
-def _previous(output_dir: str | None, config: dict[str, Any], resume: bool) -> dict[str, Any]:
-    """Finished per-architecture records of an earlier run with the same settings."""
-    if output_dir is None:
-        return {}
-    path = Path(output_dir) / RESULT_FILE
-    if not path.is_file() or not resume:
-        return {}
-    old = json.loads(path.read_text())
-    mine = _comparable(json.loads(json.dumps(config)))
-    theirs = _comparable({"test_split": "test", **old.get("config", {})})  # its default
-    if mine != theirs:
-        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        raise ValueError(
-            f"`output_dir` {output_dir!r} holds an evaluation with other settings (they "
-            f"differ in: {', '.join(differ)}). Use another `output_dir`, or `resume=False` "
-            "to overwrite it."
-        )
-    return {record["name"]: _int_bits(record) for record in old.get("archs", [])}
-
-
-def _int_bits(record: dict[str, Any]) -> dict[str, Any]:
-    """JSON turned the bits keys into strings; turn them back."""
-    for key in ("accuracy", "loss", "qat_loss"):
-        if key in record:
-            record[key] = {
-                m: {int(b): v for b, v in values.items()} if isinstance(values, dict) else values
-                for m, values in record[key].items()
-            }
-    for key in ("seconds_per_bits",):
-        if key in record:
-            record[key] = {int(b): v for b, v in record[key].items()}
-    return record
-
-
-class _Progress:
-    """The progress bar: its position and the running mean GHN top-1 per bitwidth.
-
-    Args:
-        total: evaluations the run makes (resumed ones included).
-        bits: the bitwidths.
-        show: draw a `keras.utils.Progbar` (else only count).
-    """
-
-    def __init__(self, total: int, bits: Sequence[int], *, show: bool) -> None:
-        self.count = 0
-        self.sums = {b: [0.0, 0] for b in bits}
-        names = [f"ghn_w{b}" for b in bits]
-        self.bar = (
-            keras.utils.Progbar(total, unit_name="eval", stateful_metrics=names) if show else None
-        )
-
-    def tick(self, method: str, b: int, accuracy: float, *, show: bool = True) -> None:
-        """One evaluation done: `method`'s top-1 at `b` bits."""
-        self.count += 1
-        if method == bl.GHN:
-            self.sums[b][0] += accuracy
-            self.sums[b][1] += 1
-        if show:
-            self.show()
-
-    def show(self) -> None:
-        """Draws the bar at its position with the running means."""
-        if self.bar is not None:
-            means = [(f"ghn_w{b}", s / n) for b, (s, n) in self.sums.items() if n]
-            self.bar.update(self.count, values=means)
-
-    def state(self) -> tuple[int, dict[int, tuple[float, int]]]:
-        """A copy of the position and the sums, for `restore`."""
-        return self.count, {b: (s, n) for b, (s, n) in self.sums.items()}
-
-    def restore(self, state: tuple[int, dict[int, tuple[float, int]]], *, skip: int = 0) -> None:
-        """Back to `state` (dropping a failed run's ticks), then `skip` units on."""
-        self.count = state[0] + skip
-        self.sums = {b: [s, n] for b, (s, n) in state[1].items()}
-        self.show()
-
-
-def _run_isolating_failures(
-    run: Any, archs: list[Any], units: Any, progress: _Progress
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Runs a chunk; if it raises, each architecture alone, recording failures.
-
-    Args:
-        run: `run_chunk` with every argument but the architectures bound.
-        archs: the chunk.
-        units: arch → its progress-bar units (evaluations it ticks).
-        progress: the `_Progress`. A failed run's ticks are taken back, so
-            the running means hold finished networks only, and the bar moves
-            past a failed architecture so that it still ends at its total.
-
-    Returns:
-        (records of the architectures that ran, failures: `{**info, index,
-        name, error}` of the ones that raised).
-    """
-    start = progress.state()
-    try:
-        return run(archs), []
-    except Exception as err:  # noqa: BLE001 - a per-network error is recorded, not raised
-        if len(archs) == 1:
-            arch = archs[0]
-            failure = {**arch.info, "index": arch.index, "name": arch.name}
-            failure["error"] = f"{type(err).__name__}: {err}"
-            warnings.warn(f"{arch.name} failed and is skipped: {failure['error']}", stacklevel=3)
-            progress.restore(start, skip=units(arch))
-            return [], [failure]
-    progress.restore(start)
-    records, failures = [], []
-    for arch in archs:
-        part, failed = _run_isolating_failures(run, [arch], units, progress)
-        records += part
-        failures += failed
-    return records, failures
 
 
 def evaluate(
@@ -299,21 +155,17 @@ def evaluate(
     bits = check_bits(bits)
     split = check_split(split)
     ranges = check_ranges(ranges)
-    for name, value in (
-        ("batch_size", batch_size),
-        ("calibration_steps", calibration_steps),
-        ("calibration_batch_size", calibration_batch_size),
-        ("scratch_steps", scratch_steps),
-        ("scratch_batch_size", scratch_batch_size),
-        ("ghn_batch", ghn_batch),
-    ):
-        positive_int(value, name)
-    positive_int(limit, "limit", optional=True)
-    positive_int(image_size, "image_size", optional=True)
-    if isinstance(scratch_archs, bool) or not isinstance(scratch_archs, int) or scratch_archs < 0:
-        raise ValueError(
-            f"`scratch_archs` must be an int >= 0. Received: scratch_archs={scratch_archs!r}"
-        )
+    _check_counts(
+        batch_size=batch_size,
+        calibration_steps=calibration_steps,
+        calibration_batch_size=calibration_batch_size,
+        scratch_steps=scratch_steps,
+        scratch_batch_size=scratch_batch_size,
+        ghn_batch=ghn_batch,
+        limit=limit,
+        image_size=image_size,
+        scratch_archs=scratch_archs,
+    )
     if float_ghn_bits is not None:
         float_ghn_bits = check_bits(float_ghn_bits, arg_name="float_ghn_bits")[0]
     archs = split_archs(split, num_archs, image_size)
@@ -337,7 +189,136 @@ def evaluate(
         test_split=test_split,
         calibration_split=calibration_split,
     )
-    config = {
+    config = _run_config(
+        split=split,
+        archs=archs,
+        bits=bits,
+        data=data,
+        image_size=image_size,
+        source=source,
+        test_split=test_split,
+        limit=limit,
+        calibration_split=calibration_split,
+        calibration_steps=calibration_steps,
+        calibration_batch_size=calibration_batch_size,
+        ranges=ranges,
+        methods=methods,
+        ghn=(ghn_model, ghn),
+        float_ghn=(float_model, float_ghn),
+        float_ghn_bits=float_ghn_bits,
+        budget=budget,
+        seed=seed,
+        batch_size=batch_size,
+        ghn_batch=ghn_batch,
+    )
+    done = previous_records(None if output_dir is None else str(output_dir), config, resume)
+    predictors = _predictors(methods, ghn_model, float_model, float_ghn_bits)
+
+    start = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    per_arch = len(bits) * len([m for m in methods if m != bl.QAT_SCRATCH])
+
+    def units(arch: Any) -> int:  # evaluations one architecture ticks
+        return per_arch + len(bits) * (arch.index < budget.archs)
+
+    tracker = Progress(sum(units(a) for a in archs), bits, show=progress)
+    failed: list[dict[str, Any]] = []
+    resumed_seconds = [0.0]
+
+    def result(complete: bool) -> dict[str, Any]:
+        return {
+            "config": config,
+            "methods": summarize(records, methods, bits),
+            "archs": records,
+            "seconds": time.perf_counter() - start,
+            "resumed_seconds": resumed_seconds[0],
+            "majority_share": source.majority_share(),
+            "failed": failed,
+            "complete": complete,
+        }
+
+    for first in range(0, len(archs), ghn_batch):
+        chunk = archs[first : first + ghn_batch]
+        todo = [a for a in chunk if a.name not in done]
+        resumed = _resumed(chunk, done, tracker)
+        records.extend(resumed)
+        resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
+        if todo:
+            run = functools.partial(
+                run_chunk,
+                bits=bits,
+                methods=methods,
+                predictors=predictors,
+                source=source,
+                budget=budget,
+                batch_size=batch_size,
+                seed=seed,
+                tick=tracker.tick,
+            )
+            if skip_failures:
+                done_records, errors = run_isolating_failures(run, todo, units, tracker)
+                records.extend(done_records)
+                failed.extend(errors)
+            else:
+                records.extend(run(todo))
+            records.sort(key=lambda r: r["index"])
+        if output_dir is not None:
+            write_outputs(result(complete=first + ghn_batch >= len(archs)), output_dir)
+    return result(complete=True)
+
+
+def _resumed(chunk: list[Any], done: dict[str, Any], tracker: Progress) -> list[dict[str, Any]]:
+    """The records of `chunk` finished by an earlier run, ticked off on the progress bar."""
+    resumed = [done[a.name] for a in chunk if a.name in done]
+    for r in resumed:
+        for method, values in r["accuracy"].items():
+            for b, accuracy in values.items():
+                tracker.tick(method, b, accuracy, show=False)
+    if resumed:
+        tracker.show()
+    return resumed
+
+
+def _check_counts(*, limit: Any, image_size: Any, scratch_archs: Any, **counts: Any) -> None:
+    """Raises a Keras-style ValueError for a count that is not a positive int."""
+    for name, value in counts.items():
+        positive_int(value, name)
+    positive_int(limit, "limit", optional=True)
+    positive_int(image_size, "image_size", optional=True)
+    if isinstance(scratch_archs, bool) or not isinstance(scratch_archs, int) or scratch_archs < 0:
+        raise ValueError(
+            f"`scratch_archs` must be an int >= 0. Received: scratch_archs={scratch_archs!r}"
+        )
+
+
+def _run_config(
+    *,
+    split: Any,
+    archs: list[Any],
+    bits: Sequence[int],
+    data: str,
+    image_size: int | None,
+    source: EvalData,
+    test_split: str,
+    limit: int | None,
+    calibration_split: str,
+    calibration_steps: int,
+    calibration_batch_size: int,
+    ranges: str,
+    methods: Sequence[str],
+    ghn: tuple[Any, Any],
+    float_ghn: tuple[Any, Any],
+    float_ghn_bits: int | None,
+    budget: bl.ScratchBudget,
+    seed: int,
+    batch_size: int,
+    ghn_batch: int,
+) -> dict[str, Any]:
+    """The `config` of the result: every setting, the data, the GHNs, the QAT budget.
+
+    `ghn` and `float_ghn` are (loaded GHN or None, as the caller passed it).
+    """
+    return {
         "split": split_label(split),
         "specs": None if isinstance(split, str) else [a.info["spec_hash"] for a in archs],
         "num_archs": len(archs),
@@ -358,77 +339,24 @@ def evaluate(
         },
         "inference": "training=False: calibrated BN moving statistics and activation ranges",
         "methods": list(methods),
-        "ghn": describe_ghn(ghn_model, ghn),
-        "float_ghn": describe_ghn(float_model, float_ghn) if float_model else None,
+        "ghn": describe_ghn(*ghn),
+        "float_ghn": describe_ghn(*float_ghn) if float_ghn[0] else None,
         "float_ghn_bits": float_ghn_bits,
         "qat_scratch": budget.to_dict() if bl.QAT_SCRATCH in methods else None,
         "seed": seed,
         "batch_size": batch_size,
         "ghn_batch": ghn_batch,
     }
-    done = _previous(None if output_dir is None else str(output_dir), config, resume)
+
+
+def _predictors(
+    methods: Sequence[str], ghn_model: Any, float_model: Any, float_ghn_bits: int | None
+) -> dict[str, tuple[Any, bool, int | None]]:
+    """{method: (GHN, message passing, bitwidth it is told or None)} of the GHN methods."""
     predictors = {bl.GHN: (ghn_model, True, None), bl.NO_MESSAGE_PASSING: (ghn_model, False, None)}
     if float_model is not None:
         predictors[bl.FLOAT_GHN] = (float_model, True, float_ghn_bits)
-    predictors = {m: v for m, v in predictors.items() if m in methods}
-
-    start = time.perf_counter()
-    records: list[dict[str, Any]] = []
-    per_arch = len(bits) * len([m for m in methods if m != bl.QAT_SCRATCH])
-
-    def units(arch: Any) -> int:  # evaluations one architecture ticks
-        return per_arch + len(bits) * (arch.index < budget.archs)
-
-    tracker = _Progress(sum(units(a) for a in archs), bits, show=progress)
-    failed: list[dict[str, Any]] = []
-    resumed_seconds = [0.0]
-
-    def result(complete: bool) -> dict[str, Any]:
-        return {
-            "config": config,
-            "methods": summarize(records, methods, bits),
-            "archs": records,
-            "seconds": time.perf_counter() - start,
-            "resumed_seconds": resumed_seconds[0],
-            "majority_share": source.majority_share(),
-            "failed": failed,
-            "complete": complete,
-        }
-
-    for first in range(0, len(archs), ghn_batch):
-        chunk = archs[first : first + ghn_batch]
-        todo = [a for a in chunk if a.name not in done]
-        resumed = [done[a.name] for a in chunk if a.name in done]
-        records.extend(resumed)
-        resumed_seconds[0] += sum(r.get("seconds", 0.0) for r in resumed)
-        for r in resumed:
-            for method, values in r["accuracy"].items():
-                for b, accuracy in values.items():
-                    tracker.tick(method, b, accuracy, show=False)
-        if resumed:
-            tracker.show()
-        if todo:
-            run = functools.partial(
-                run_chunk,
-                bits=bits,
-                methods=methods,
-                predictors=predictors,
-                source=source,
-                budget=budget,
-                batch_size=batch_size,
-                seed=seed,
-                tick=tracker.tick,
-            )
-            if skip_failures:
-                done_records, errors = _run_isolating_failures(run, todo, units, tracker)
-                records.extend(done_records)
-                failed.extend(errors)
-            else:
-                records.extend(run(todo))
-            records.sort(key=lambda r: r["index"])
-        if output_dir is not None:
-            write_outputs(result(complete=first + ghn_batch >= len(archs)), output_dir)
-    return result(complete=True)
+    return {m: v for m, v in predictors.items() if m in methods}
 
 
 __all__ = ["evaluate"]

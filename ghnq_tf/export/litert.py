@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from ghnq_tf._compat.litert import ops_details
 from ghnq_tf._keras import tf
 from ghnq_tf._quiet import quiet_native_stderr
-from ghnq_tf.quant.batches import check_steps
-from ghnq_tf.quant.containers import REQUANTIZE_SCOPE
+from ghnq_tf.data.batches import check_steps
+from ghnq_tf.export.containers import REQUANTIZE_SCOPE
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -210,7 +211,7 @@ def weight_tensors(tflite_bytes: bytes, *, include_requantizers: bool = False) -
     it = interpreter(tflite_bytes)
     details = {d["index"]: d for d in it.get_tensor_details()}
     result = {}
-    for op in it._get_ops_details():
+    for op in ops_details(it):
         if op["op_name"] in WEIGHT_OPS and len(op["inputs"]) > 1:
             index = int(op["inputs"][1])
             kernel = it.get_tensor(index)

@@ -18,8 +18,8 @@ import numpy as np
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf._quiet import quiet_native_stderr
-from ghnq_tf.quant.batches import check_steps, iter_batches
-from ghnq_tf.quant.containers import int8_containers
+from ghnq_tf.data.batches import check_steps, iter_batches
+from ghnq_tf.export.containers import int8_containers
 from ghnq_tf.quant.sites import check_quantized_model
 
 
@@ -75,7 +75,7 @@ def export_tflite(
     At 8 bits this is tfmot's usual quantization-aware conversion. Below 8
     bits the TFLite converter rejects sub-8-bit tensors, so the model is
     exported in int8 containers that hold the b-bit grid exactly (see
-    `ghnq_tf.quant.containers`): every weight tensor holds at most 2^b - 1
+    `ghnq_tf.export.containers`): every weight tensor holds at most 2^b - 1
     distinct int8 values and every fake-quantized activation at most 2^b.
     BatchNormalization is folded into the preceding convolution.
 

@@ -1,8 +1,8 @@
 """Keras model → architecture graph → `tfgnn.GraphTensor`."""
 
 from ghnq_tf.graph.arch_graph import ArchGraph, OpNode, ParamRef
-from ghnq_tf.graph.from_keras import UnsupportedLayerError, graph_from_keras
-from ghnq_tf.graph.layer_rules import supported_layer_types
+from ghnq_tf.graph.from_keras import graph_from_keras
+from ghnq_tf.graph.layer_rules import UnsupportedLayerError, supported_layer_types
 from ghnq_tf.graph.ops import ACTIVATIONS, OPS, PARAM_KINDS
 from ghnq_tf.graph.schema import (
     EDGE_SETS,

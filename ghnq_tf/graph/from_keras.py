@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ghnq_tf._compat import tf_keras as tfk
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.graph.arch_graph import ArchGraph, OpNode, ParamRef
-from ghnq_tf.graph.layer_rules import Fold, NodeSpec, rule_for, supported_layer_types
-
-
-class UnsupportedLayerError(ValueError):
-    """A model holds a layer that `graph_from_keras` cannot describe."""
+from ghnq_tf.graph.layer_rules import (
+    Fold,
+    NodeSpec,
+    UnsupportedLayerError,
+    rule_for,
+    supported_layer_types,
+)
 
 
 class _Builder:
@@ -53,15 +56,16 @@ class _Builder:
 
 
 def _flat_tensors(structure: Any) -> list[Any]:
-    return [t for t in tf.nest.flatten(structure) if hasattr(t, "_keras_history")]
+    return [t for t in tf.nest.flatten(structure) if tfk.is_keras_tensor(t)]
 
 
 def _trace(
     model: keras.Model, producer: dict[int, int], prefix: tuple[str, ...], builder: _Builder
 ) -> None:
     """Adds the nodes of `model`'s layer calls; `producer` maps id(tensor) → node."""
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for knode in model._nodes_by_depth[depth]:
+    by_depth = tfk.nodes_by_depth(model)
+    for depth in sorted(by_depth, reverse=True):
+        for knode in by_depth[depth]:
             layer = knode.layer
             if isinstance(layer, keras.layers.InputLayer):
                 continue
@@ -69,7 +73,7 @@ def _trace(
             sources = [producer[id(t)] for t in inputs]
             outputs = _flat_tensors(knode.outputs)
             path = (*prefix, layer.name)
-            if isinstance(layer, keras.Model) and getattr(layer, "_is_graph_network", False):
+            if isinstance(layer, keras.Model) and tfk.is_graph_network(layer):
                 for inner, src in zip(layer.inputs, sources, strict=True):
                     producer[id(inner)] = src
                 _trace(layer, producer, path, builder)
@@ -130,7 +134,7 @@ def graph_from_keras(model: keras.Model, *, name: str | None = None) -> ArchGrap
             f"Model {model.name!r} is not built, so it has no weights to describe. "
             "Call `model.build(input_shape)` or call it on a batch first."
         )
-    if not getattr(model, "_is_graph_network", False):
+    if not tfk.is_graph_network(model):
         raise ValueError(
             f"Model {model.name!r} is a subclassed model ({type(model).__name__}), "
             "whose computation graph is hidden in Python code. Rebuild it with the "
@@ -139,7 +143,7 @@ def graph_from_keras(model: keras.Model, *, name: str | None = None) -> ArchGrap
     builder = _Builder()
     producer: dict[int, int] = {}
     for tensor in model.inputs:
-        layer = tensor._keras_history.layer
+        layer = tfk.producing_layer(tensor)
         producer[id(tensor)] = builder.add_node(NodeSpec("input"), (layer.name,))
     _trace(model, producer, (), builder)
     if builder.unsupported:

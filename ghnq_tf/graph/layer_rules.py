@@ -191,8 +191,20 @@ _TF_OP_UNARY = {
 }
 
 
+class UnsupportedLayerError(ValueError):
+    """A model holds a layer that ghnq_tf cannot describe as a graph or quantize.
+
+    The one error of both `graph_from_keras` and `quantize` (`gq.UnsupportedLayerError`).
+    """
+
+
 def supported_layer_types() -> list[str]:
-    """Names of the Keras layer classes `graph_from_keras` understands."""
+    """Names of the Keras layer classes ghnq_tf supports: the one list.
+
+    `graph_from_keras` describes them and `quantize` quantizes them, so
+    `gq.predict` takes any model built from them (`quantize` alone also
+    accepts a few more, see `ghnq_tf.quant.layers`).
+    """
     names = [cls.__name__ for cls, _ in RULES] + ["InputLayer"]
     names.append("TFOpLambda (" + ", ".join(sorted(set(_TF_OP_MERGES) | set(_TF_OP_UNARY))) + ")")
     names.append("nested tf_keras.Model / Sequential")

@@ -10,7 +10,6 @@ Example:
 from ghnq_tf.quant.bits import BitsSpec, parse_bits
 from ghnq_tf.quant.calibrate import calibrate
 from ghnq_tf.quant.configs import OutputQuantizeConfig, WeightsQuantizeConfig
-from ghnq_tf.quant.containers import int8_containers
 from ghnq_tf.quant.layers import UnsupportedLayerError, check_supported, supported_layer_types
 from ghnq_tf.quant.quantize import quantize, quantize_scope
 from ghnq_tf.quant.sites import QuantizerSite, quantizer_sites
@@ -26,7 +25,6 @@ __all__ = [
     "WeightsQuantizeConfig",
     "calibrate",
     "check_supported",
-    "int8_containers",
     "parse_bits",
     "quantize",
     "quantize_scope",

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
-from ghnq_tf.quant.batches import check_steps, iter_batches
+from ghnq_tf.data.batches import check_steps, iter_batches
 from ghnq_tf.quant.mse_ranges import calibration_quantizers, check_ranges
 from ghnq_tf.quant.sites import (
     ACTIVATION,
@@ -62,7 +62,7 @@ def _inner_layers(qmodel: keras.Model) -> list[Any]:
 
 
 @contextlib.contextmanager
-def _attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
+def patched_attributes(changes: list[tuple[Any, str, Any]]) -> Iterator[None]:
     """Sets obj.attr = value for each change within the block, then restores."""
     old = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in changes]
     try:
@@ -140,7 +140,7 @@ def pool_batch_norm(bns: list[Any], run: Callable[[Callable[[int], None]], None]
 
 
 def batch_norm_momentum_zero(bns: list[Any]) -> list[tuple[Any, str, Any]]:
-    """The attribute changes (for `_attributes`) under which BN stores batch statistics."""
+    """The attribute changes (for `patched_attributes`) under which BN stores batch statistics."""
     return [(bn, "momentum", 0.0) for bn in bns] + [(bn, "trainable", True) for bn in bns]
 
 
@@ -163,7 +163,7 @@ def average_ranges(
             acc[0] += v["min_var"].numpy().astype(np.float64)
             acc[1] += v["max_var"].numpy().astype(np.float64)
 
-    with _attributes([(bn, "trainable", False) for bn in bns]):
+    with patched_attributes([(bn, "trainable", False) for bn in bns]):
         run(accumulate)
     for (sum_min, sum_max), v in zip(sums, qvars, strict=True):
         v["min_var"].assign(np.asarray(sum_min / total[0], np.float32))
@@ -256,7 +256,7 @@ class Calibrator:
 
         # The swaps and attribute changes are entered at every call: a pass
         # that re-traces (a new batch shape) must see them, as the first did.
-        with _attributes(self._no_noise), calibration_quantizers(self._sites, self._ranges):
+        with patched_attributes(self._no_noise), calibration_quantizers(self._sites, self._ranges):
             if self._bns:
                 self._batch_norm_pass(batches)
             self._range_pass(batches)
@@ -269,7 +269,7 @@ class Calibrator:
             after_batch(len(x))
 
     def _batch_norm_pass(self, batches: Any) -> None:
-        with _attributes(batch_norm_momentum_zero(self._bns)):
+        with patched_attributes(batch_norm_momentum_zero(self._bns)):
             pool_batch_norm(
                 self._bns, lambda after_batch: self._run("batch_norm", batches, after_batch)
             )

@@ -32,19 +32,13 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
+from ghnq_tf._compat import tf_keras as tfk
+from ghnq_tf._compat.tf_keras import TFOpLambda
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.tf_op_layer import from_tf_op_lambda
 
 L = keras.layers
 
-
-def _tf_op_lambda_class() -> type:
-    from tf_keras.src.layers.core.tf_op_layer import TFOpLambda as cls
-
-    return cls
-
-
-TFOpLambda = _tf_op_lambda_class()
 
 DEPTHWISE_SUFFIX = "_depthwise"
 POINTWISE_SUFFIX = "_pointwise"
@@ -78,14 +72,15 @@ def canonical_name(path: tuple[str, ...]) -> str:
 
 
 def _is_nested(layer: Any) -> bool:
-    return isinstance(layer, keras.Model) and getattr(layer, "_is_graph_network", False)
+    return isinstance(layer, keras.Model) and tfk.is_graph_network(layer)
 
 
 def nodes(model: keras.Model) -> Iterator[Any]:
     """The call nodes of `model` (its own, not other models' calls of its layers),
     inputs first."""
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        yield from model._nodes_by_depth[depth]
+    by_depth = tfk.nodes_by_depth(model)
+    for depth in sorted(by_depth, reverse=True):
+        yield from by_depth[depth]
 
 
 def walk_layers(
@@ -224,7 +219,7 @@ class _Rebuilder:
 
 
 def _is_keras_tensor(value: Any) -> bool:
-    return hasattr(value, "_keras_history")
+    return tfk.is_keras_tensor(value)
 
 
 def _emit(model: keras.Model, inputs: list[Any], prefix: tuple[str, ...], rb: _Rebuilder) -> list:
@@ -310,14 +305,14 @@ def build_canonical(model: keras.Model) -> tuple[keras.Model, CanonicalPlan]:
     new_inputs = []
     for kt in model.inputs:
         shape = tuple(kt.shape)
-        name = kt._keras_history.layer.name
+        name = tfk.producing_layer(kt).name
         new_inputs.append(
             keras.Input(shape=shape[1:], batch_size=shape[0], dtype=kt.dtype, name=name)
         )
     outputs = _emit(model, new_inputs, (), rb)
     flat = keras.Model(
         new_inputs if len(new_inputs) > 1 else new_inputs[0],
-        tf.nest.pack_sequence_as(model._nested_outputs, outputs),
+        tf.nest.pack_sequence_as(tfk.nested_outputs(model), outputs),
         name=model.name,
     )
     rb.copy_weights()

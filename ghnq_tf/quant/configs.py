@@ -23,13 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
-    default_n_bit_quantize_configs as n_bit_configs,
-)
-from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
-    default_n_bit_quantizers as n_bit_quantizers,
-)
 
+from ghnq_tf._compat.tfmot import n_bit_configs, n_bit_quantizers
 from ghnq_tf._keras import keras
 from ghnq_tf.quant import layers as qlayers
 

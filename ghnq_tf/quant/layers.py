@@ -1,5 +1,11 @@
 """Which Keras layers `quantize` accepts, and how each one is quantized.
 
+The layer types ghnq_tf supports are one list, `supported_layer_types` (from
+`ghnq_tf.graph.layer_rules`, with the one `UnsupportedLayerError`); every one
+of them is quantized here, and `quantize` also accepts the few extra types
+below (Maximum, Minimum, UpSampling2D, Permute, Identity, ...) that models
+quantized without a GHN may hold.
+
 Layers are matched on their exact class (a subclass of, say, Conv2D may compute
 something else, so it is reported as unsupported rather than guessed at).
 
@@ -19,7 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ghnq_tf._compat.tf_keras import is_graph_network
 from ghnq_tf._keras import keras
+from ghnq_tf.graph.layer_rules import UnsupportedLayerError, supported_layer_types
 
 L = keras.layers
 
@@ -100,10 +108,6 @@ EXTRA_ACTIVATIONS = frozenset({"elu", "gelu", "hard_sigmoid", "leaky_relu", "sel
 _ALL_TYPES = WEIGHTED + TFMOT_NATIVE + OUTPUT_QUANTIZED + PASS_THROUGH
 
 
-class UnsupportedLayerError(ValueError):
-    """A model holds a layer that `quantize` cannot quantize."""
-
-
 def activation_name(activation: Any) -> str:
     """The name of a Keras activation function or object."""
     if activation is None:
@@ -157,14 +161,6 @@ def unsupported_reason(layer: Any) -> str | None:
     return None
 
 
-def supported_layer_types() -> list[str]:
-    """Names of the Keras layer classes `quantize` accepts."""
-    names = {cls.__name__ for cls in _ALL_TYPES} | {"InputLayer"}
-    names.add("TFOpLambda (" + ", ".join(sorted(TF_OP_SYMBOLS)) + ")")
-    names.add("nested functional/Sequential models (flattened)")
-    return sorted(names)
-
-
 def check_supported(model: keras.Model) -> None:
     """Raises `UnsupportedLayerError` naming every layer `quantize` cannot handle.
 
@@ -194,7 +190,7 @@ def _collect(model: keras.Model, prefix: tuple[str, ...], problems: list[str]) -
     for layer in model.layers:
         path = "/".join((*prefix, layer.name))
         if isinstance(layer, keras.Model):
-            if not getattr(layer, "_is_graph_network", False):
+            if not is_graph_network(layer):
                 problems.append(
                     f"nested model {path!r} ({type(layer).__name__}) is not a functional or "
                     "Sequential model, so it cannot be flattened"

@@ -13,7 +13,8 @@ is enough (so are `test[3]` and `test[15]` of the search space).
 
 `apply_n_bit_layout` runs the same transforms, in the same order, as
 `DefaultNBitQuantizeLayoutTransform.apply` of tfmot 0.8.1 (the pinned
-version), with a transformer that returns input layers in call order.
+version), with a transformer that returns input layers in call order
+(`ghnq_tf._compat.tfmot.CallOrderModelTransformer`).
 A repeated input (`[x, x, y]`) is still looked up once: `build_canonical`
 passes repeats through an `Identity` layer first. `keras.Sequential` models
 keep tfmot's lookup, which is their call order.
@@ -24,15 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
-from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
-    default_n_bit_transforms as n_bit_transforms,
-)
-from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (
-    model_transformer,
-)
-
+from ghnq_tf._compat.tfmot import CallOrderModelTransformer, n_bit_transforms
 from ghnq_tf._keras import keras
 
 # DefaultNBitQuantizeLayoutTransform.apply's list, tfmot 0.8.1.
@@ -59,26 +52,6 @@ _TRANSFORMS = (
 )
 
 
-class _CallOrderModelTransformer(model_transformer.ModelTransformer):
-    """`ModelTransformer` whose layer lookups follow the order of `layer_names`.
-
-    Only for functional models. A Sequential model has no multi-input layer
-    to rewire, and tfmot's `_replace_sequential` needs the config order: it
-    inserts the replacement where the first of the returned layers sat.
-    """
-
-    def _get_layers(self, layer_names: list[str]) -> list[dict[str, Any]]:
-        if not self._is_functional_model(self.model):
-            return super()._get_layers(layer_names)
-        by_name = {layer["config"]["name"]: layer for layer in self._config["layers"]}
-        layers, seen = [], set()
-        for name in layer_names:
-            if name in by_name and name not in seen:
-                seen.add(name)
-                layers.append(by_name[name])
-        return layers
-
-
 def apply_n_bit_layout(
     model: keras.Model, layer_quantize_map: dict, *, w: int, a: int
 ) -> tuple[keras.Model, dict]:
@@ -98,6 +71,6 @@ def apply_n_bit_layout(
         getattr(n_bit_transforms, name)(num_bits_weight=w, num_bits_activation=a)
         for name in _TRANSFORMS
     ]
-    return _CallOrderModelTransformer(
+    return CallOrderModelTransformer(
         model, transforms, set(layer_quantize_map), layer_quantize_map
     ).transform()

@@ -30,6 +30,7 @@ import dataclasses
 import difflib
 from typing import Any
 
+from ghnq_tf._compat.tf_keras import inbound_nodes, producing_layer
 from ghnq_tf._keras import keras
 from ghnq_tf.quant import layers as qlayers
 from ghnq_tf.quant.bits import BitsPair, BitsSpec, bits_error
@@ -75,7 +76,7 @@ class ResolvedPolicy:
 
 
 def input_layer_names(model: keras.Model) -> list[str]:
-    return [t._keras_history.layer.name for t in model.inputs]
+    return [producing_layer(t).name for t in model.inputs]
 
 
 def check_policy_names(
@@ -105,7 +106,7 @@ def check_policy_names(
 
 def _inbound_layers(layer: Any) -> list[Any]:
     result = []
-    for node in layer._inbound_nodes:
+    for node in inbound_nodes(layer):
         result.extend(
             node.inbound_layers if isinstance(node.inbound_layers, list) else [node.inbound_layers]
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 import tensorflow_model_optimization as tfmot
 
+from ghnq_tf._compat.tf_keras import is_graph_network
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant.bits import check_first_last_bits, parse_bits
@@ -43,7 +44,7 @@ def _check_model_kind(model: keras.Model) -> None:
             f"Model {model.name!r} is not built: call it on an input or give its first "
             f"layer an input shape before quantizing. Received: model={model.name!r}"
         )
-    if not getattr(model, "_is_graph_network", False):
+    if not is_graph_network(model):
         raise ValueError(
             f"Model {model.name!r} is a subclassed model ({type(model).__name__}); tfmot "
             "quantizes functional and Sequential models only. Received: "

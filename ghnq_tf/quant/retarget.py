@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ghnq_tf._compat.tfmot import ACTIVATION_BITS_ATTRS, WEIGHT_BITS_ATTRS
 from ghnq_tf._keras import check_tf_keras_model, keras
 from ghnq_tf.quant.bits import bits_error, parse_bits
 from ghnq_tf.quant.sites import (
@@ -32,8 +33,8 @@ from ghnq_tf.quant.sites import (
     quantizer_sites,
 )
 
-_WEIGHT_ATTRS = ("_num_bits_weight", "num_bits_weight")
-_ACTIVATION_ATTRS = ("_num_bits_activation", "num_bits_activation")
+_WEIGHT_ATTRS = WEIGHT_BITS_ATTRS
+_ACTIVATION_ATTRS = ACTIVATION_BITS_ATTRS
 
 
 def _set_bits(obj: Any, w: int, a: int) -> None:

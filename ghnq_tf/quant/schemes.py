@@ -25,14 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras import quantize_layer
-from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
-    default_n_bit_quantize_configs as n_bit_configs,
-)
-from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
-    default_n_bit_quantize_registry as n_bit_registry,
-)
 
+from ghnq_tf._compat.tfmot import QuantizeLayer, n_bit_configs, n_bit_registry, set_config_bits
 from ghnq_tf._keras import keras
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant import layers as qlayers
@@ -71,12 +65,12 @@ def _retarget(config: Any, layer: Any, w: int, a: int) -> Any:
     if isinstance(config, n_bit_registry.DefaultNBitQuantizeConfig):
         # Concat feeders: keep the instance (its output quantizer is disabled
         # by the transform) and change its quantizers' bits.
-        config._num_bits_weight, config._num_bits_activation = w, a
+        set_config_bits(config, w, a)
         config.weight_quantizer.num_bits = w
         config.activation_quantizer.num_bits = a
         return config
     if isinstance(config, n_bit_registry.DefaultNBitActivationQuantizeConfig):
-        config._num_bits_weight, config._num_bits_activation = w, a
+        set_config_bits(config, w, a)
         return config
     return config
 
@@ -95,7 +89,7 @@ class PolicyLayoutTransform(_tfmot_keras.QuantizeLayoutTransform):
         w, a = self.policy.default
         model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=w, a=a)
         for layer in model.layers:
-            if isinstance(layer, quantize_layer.QuantizeLayer) and layer.quantizer is not None:
+            if isinstance(layer, QuantizeLayer) and layer.quantizer is not None:
                 layer.quantizer.num_bits = self.policy.input_bits
         for name, entry in layer_quantize_map.items():
             config = entry.get("quantize_config")

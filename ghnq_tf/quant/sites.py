@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras import quantize_layer
 
+from ghnq_tf._compat import tfmot as tfmot_compat
 from ghnq_tf._keras import keras
 
 QuantizeWrapper = tfmot.quantization.keras.QuantizeWrapper
-QuantizeLayer = quantize_layer.QuantizeLayer
+QuantizeLayer = tfmot_compat.QuantizeLayer
 
 INPUT, WEIGHT, ACTIVATION, OUTPUT = "input", "weight", "activation", "output"
 
@@ -59,12 +59,11 @@ class QuantizerSite:
         if self.kind == INPUT:
             self.layer.quantizer = quantizer
         elif self.kind == WEIGHT:
-            weight, _, qvars = self.layer._weight_vars[self.index]
-            self.layer._weight_vars[self.index] = (weight, quantizer, qvars)
+            tfmot_compat.set_weight_quantizer(self.layer, self.index, quantizer)
         elif self.kind == ACTIVATION:
-            self.layer._quantize_activations[self.index].quantizer = quantizer
+            tfmot_compat.quantize_activations(self.layer)[self.index].quantizer = quantizer
         else:
-            self.layer._output_quantizers[self.index] = quantizer
+            tfmot_compat.output_quantizers(self.layer)[self.index] = quantizer
 
 
 def is_quantized_model(model: keras.Model) -> bool:
@@ -102,18 +101,14 @@ def quantizer_sites(qmodel: keras.Model) -> list[QuantizerSite]:
             if layer.quantizer is not None:
                 sites.append(QuantizerSite(layer, INPUT, layer.quantizer, [layer.quantizer_vars]))
         elif isinstance(layer, QuantizeWrapper):
-            for i, (weight, quantizer, qvars) in enumerate(layer._weight_vars):
+            for i, (weight, quantizer, qvars) in enumerate(tfmot_compat.weight_vars(layer)):
                 sites.append(QuantizerSite(layer, WEIGHT, quantizer, [qvars], weight, i))
-            for i, act in enumerate(layer._quantize_activations):
-                qvars = [
-                    getattr(act, name)
-                    for name in ("_pre_activation_vars", "_post_activation_vars")
-                    if hasattr(act, name)
-                ]
+            for i, act in enumerate(tfmot_compat.quantize_activations(layer)):
+                qvars = tfmot_compat.activation_quantizer_vars(act)
                 if qvars:
                     sites.append(QuantizerSite(layer, ACTIVATION, act.quantizer, qvars, index=i))
-            for i, quantizer in enumerate(layer._output_quantizers):
-                qvars = [layer._output_quantizer_vars]
+            for i, quantizer in enumerate(tfmot_compat.output_quantizers(layer)):
+                qvars = [tfmot_compat.output_quantizer_vars(layer)]
                 sites.append(QuantizerSite(layer, OUTPUT, quantizer, qvars, index=i))
     return sites
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from tensorflow.python.util.tf_export import get_symbol_from_name
 
+from ghnq_tf._compat.tensorflow import get_symbol_from_name
+from ghnq_tf._compat.tf_keras import is_keras_tensor
 from ghnq_tf._keras import keras, tf
 
 _TENSOR = "__tensor__"
@@ -86,7 +87,7 @@ def from_tf_op_lambda(layer: Any, call_args: tuple, call_kwargs: dict, name: str
     tensors: list[Any] = []
 
     def mark(value: Any) -> Any:
-        if hasattr(value, "_keras_history") or tf.is_tensor(value) and not _is_const(value):
+        if is_keras_tensor(value) or tf.is_tensor(value) and not _is_const(value):
             tensors.append(value)
             return {_TENSOR: len(tensors) - 1}
         return value

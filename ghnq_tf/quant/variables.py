@@ -1,21 +1,28 @@
-"""Map the weights of an original model onto the variables of its quantized copy.
+"""Injection: the weights of an original model onto the variables of its quantized copy.
 
 The GHN predicts one tensor per weight of the *original* model (layer name,
 attribute); `target_variables` says which variable of the quantize-aware model
-receives it. BatchNormalization is kept as a layer by `quantize`, so gamma
-and beta map to the BN layer's own variables (not to a folded kernel).
+receives it, `target_list` orders them as the GHN's outputs and `inject`
+assigns the predictions. BatchNormalization is kept as a layer by `quantize`,
+so gamma and beta map to the BN layer's own variables (not to a folded kernel).
+
+This is the one home of injection: prediction, training, evaluation and
+tuning all import it from here.
 
 Example:
     targets = gq.quant.target_variables(qmodel, model)
     targets[("Conv1", "kernel")].assign(predicted_kernel)
     targets[("bn_Conv1", "gamma")].assign(predicted_gamma)
+    inject(target_list(qmodel, model, graph), ghn.predict_params([graph], bits=4)[0])
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
+from ghnq_tf.graph.arch_graph import ArchGraph
 from ghnq_tf.quant.canonical import layer_key, make_plan, walk_layers
 from ghnq_tf.quant.sites import QuantizeWrapper, check_quantized_model
 
@@ -87,3 +94,25 @@ def target_variables(
             )
         result[(key, attr)] = matches[0]
     return result
+
+
+def target_list(qmodel: keras.Model, model: keras.Model, graph: ArchGraph) -> list[tf.Variable]:
+    """The variables of `qmodel` that receive `graph.params`, in that order."""
+    targets = target_variables(qmodel, model)
+    return [targets[("/".join(p.layer), p.attr)] for p in graph.params]
+
+
+def inject(variables: Sequence[tf.Variable], values: Sequence[tf.Tensor]) -> None:
+    """Assigns predicted `values` into `variables` (same order, same shapes)."""
+    if len(variables) != len(values):
+        raise ValueError(
+            f"Got {len(values)} predicted tensors for {len(variables)} variables; the "
+            "graph and the model do not match."
+        )
+    for var, value in zip(variables, values, strict=True):
+        if tuple(var.shape) != tuple(value.shape):
+            raise ValueError(
+                f"Predicted shape {tuple(value.shape)} does not fit variable {var.name} "
+                f"of shape {tuple(var.shape)}."
+            )
+        var.assign(value)

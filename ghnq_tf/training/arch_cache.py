@@ -159,9 +159,9 @@ class ArchCache:
         model = self.build(spec)
         graph = graph_from_keras(model)
         if self.qat:
-            from ghnq_tf.hypernet.predict import target_list
             from ghnq_tf.quant import quantize
-            from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
+            from ghnq_tf.quant.variables import target_list
+            from ghnq_tf.training.fresh_ranges import use_fresh_ranges
 
             network = quantize(model, bits=bits)
             use_fresh_ranges(network, mode=self.activation_ranges)  # no history across steps

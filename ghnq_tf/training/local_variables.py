@@ -18,8 +18,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from tensorflow.python.ops import resource_variable_ops
-
+from ghnq_tf._compat.tensorflow import resource_variable_ops
 from ghnq_tf._keras import tf
 
 _ACCEPTED = set(inspect.signature(resource_variable_ops.ResourceVariable.__init__).parameters)
@@ -55,7 +54,7 @@ def outside_strategy() -> Iterator[None]:
     moving-average quantizers `merge_call` to update their plain variables
     (AssertionError), and Keras losses refuse their default reduction.
     """
-    from tensorflow.python.distribute import distribute_lib
+    from ghnq_tf._compat.tensorflow import distribute_lib
 
     if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
         yield

@@ -310,7 +310,7 @@ class GHNTrainer(keras.Model):
         return entry.step(images, labels, soft)
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
-        from ghnq_tf.training.two_tape import inject
+        from ghnq_tf.quant.variables import inject
 
         start = time.perf_counter()
         images, labels = data[0], data[1]
@@ -360,7 +360,7 @@ class GHNTrainer(keras.Model):
 
     def _refresh_validation(self) -> list[ArchEntry]:
         """Predicts parameters of the validation networks once per GHN version."""
-        from ghnq_tf.training.two_tape import inject
+        from ghnq_tf.quant.variables import inject
 
         bits = [self.val_bits] * len(self._val_json)
         entries = self._entries("val", self.val_archs, bits)

@@ -16,22 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ghnq_tf._keras import tf
-
-
-def inject(variables: Sequence[tf.Variable], values: Sequence[tf.Tensor]) -> None:
-    """Assigns predicted `values` into `variables` (same order, same shapes)."""
-    if len(variables) != len(values):
-        raise ValueError(
-            f"Got {len(values)} predicted tensors for {len(variables)} variables; the "
-            "graph and the model do not match."
-        )
-    for var, value in zip(variables, values, strict=True):
-        if tuple(var.shape) != tuple(value.shape):
-            raise ValueError(
-                f"Predicted shape {tuple(value.shape)} does not fit variable {var.name} "
-                f"of shape {tuple(var.shape)}."
-            )
-        var.assign(value)
+from ghnq_tf.quant.variables import inject
 
 
 def ghn_gradients(

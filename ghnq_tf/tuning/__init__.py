@@ -29,11 +29,11 @@ _EXPORTS: dict[str, str] = {
     "PolicyEvaluator": "ghnq_tf.tuning.evaluator",
     "TuneConfig": "ghnq_tf.tuning.config",
     "load_tune_config": "ghnq_tf.tuning.config",
-    "predict_policy_params": "ghnq_tf.tuning.mixed",
+    "predict_policy_params": "ghnq_tf.prediction.mixed",
     "search_bits": "ghnq_tf.tuning.bit_search",
     "tune": "ghnq_tf.tuning.run",
-    "weight_bits": "ghnq_tf.tuning.mixed",
-    "weight_counts": "ghnq_tf.tuning.mixed",
+    "weight_bits": "ghnq_tf.prediction.mixed",
+    "weight_counts": "ghnq_tf.prediction.mixed",
 }
 
 __all__ = sorted(_EXPORTS)

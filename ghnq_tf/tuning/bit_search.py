@@ -307,10 +307,10 @@ def search_bits(
         ValueError: for a budget below every layer at the smallest choice,
             bad bits, or bad data (Keras-style messages).
     """
+    from ghnq_tf.data.batches import check_steps, iter_batches
     from ghnq_tf.graph.from_keras import graph_from_keras
-    from ghnq_tf.hypernet.predict import _resolve_ghn
-    from ghnq_tf.quant.batches import check_steps, iter_batches
-    from ghnq_tf.tuning.mixed import weight_counts
+    from ghnq_tf.prediction.mixed import weight_counts
+    from ghnq_tf.prediction.predict import resolve_ghn
 
     model = check_tf_keras_model(model)
     if not isinstance(choices, (list, tuple)) or not choices or not all(map(_is_bits, choices)):
@@ -357,7 +357,7 @@ def search_bits(
         calibration = list(iter_batches(images, batch_size=batch_size, steps=calibration_steps))
     evaluator = PolicyEvaluator(
         model,
-        ghn=_resolve_ghn(ghn),
+        ghn=resolve_ghn(ghn),
         images=images,
         labels=labels,
         calibration_batches=calibration,

@@ -10,7 +10,7 @@ quantize-wrap (5–20 s here) and two fresh traces per candidate. A
   quantizer at 2, 4 or 8 bits as an integer variable says (`tf.switch_case`
   over copies that differ only in `num_bits`), so the numerics are tfmot's;
 * the GHN predicts the graph once per bitwidth; a candidate's parameters are
-  picked per layer (`ghnq_tf.tuning.mixed`);
+  picked per layer (`ghnq_tf.prediction.mixed`);
 * the two calibration passes of `gq.calibrate` (pooled BatchNorm statistics,
   then mean per-batch activation ranges, same batches) and the evaluation
   are traced once and reused.
@@ -37,17 +37,18 @@ import tensorflow_model_optimization as tfmot
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.from_keras import graph_from_keras
-from ghnq_tf.quant.bits import parse_bits
-from ghnq_tf.quant.calibrate import _attributes, batch_norm_momentum_zero, pool_batch_norm
-from ghnq_tf.quant.canonical import make_plan
-from ghnq_tf.quant.quantize import quantize
-from ghnq_tf.quant.sites import INPUT, WEIGHT, QuantizerSite, QuantizeWrapper, quantizer_sites
-from ghnq_tf.tuning.mixed import (
+from ghnq_tf.prediction.mixed import (
     param_bits,
     predictions_by_bits,
     stack_predictions,
     weight_counts,
 )
+from ghnq_tf.quant.bits import parse_bits
+from ghnq_tf.quant.calibrate import batch_norm_momentum_zero, patched_attributes, pool_batch_norm
+from ghnq_tf.quant.canonical import make_plan
+from ghnq_tf.quant.quantize import quantize
+from ghnq_tf.quant.sites import INPUT, WEIGHT, QuantizerSite, QuantizeWrapper, quantizer_sites
+from ghnq_tf.quant.variables import target_list
 
 L = keras.layers
 _LastValueQuantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer
@@ -157,8 +158,6 @@ class PolicyEvaluator:
         (self._per_bits,) = predictions_by_bits(ghn, [self.graph], [widths])
         top = {key: self.choices[-1] for key in self.layers}
         self.qmodel = quantize(model, bits=self.policy(top))
-        from ghnq_tf.hypernet.predict import target_list
-
         self._targets = target_list(self.qmodel, model, self.graph)
         self._index = {
             key: tf.Variable(0, dtype=tf.int32, trainable=False, name="bits_choice")
@@ -256,11 +255,11 @@ class PolicyEvaluator:
         def forward(x: tf.Tensor) -> tf.Tensor:
             return qmodel(x, training=False)
 
-        with _attributes(no_noise), _quantizers(self._sites, self._calib_quantizers):
-            with _attributes(batch_norm_momentum_zero(bns)):
+        with patched_attributes(no_noise), _quantizers(self._sites, self._calib_quantizers):
+            with patched_attributes(batch_norm_momentum_zero(bns)):
                 self._bn_pass = tf.function(bn_pass, input_signature=spec)
                 self._bn_pass.get_concrete_function()
-            with _attributes([(bn, "trainable", False) for bn in bns]):
+            with patched_attributes([(bn, "trainable", False) for bn in bns]):
                 self._range_pass = tf.function(range_pass, input_signature=spec)
                 self._range_pass.get_concrete_function()
         with _quantizers(self._sites, self._eval_quantizers):

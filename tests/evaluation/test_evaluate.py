@@ -9,9 +9,9 @@ import pytest
 import ghnq_tf as gq
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.evaluation.cli import add_parser
-from ghnq_tf.evaluation.evaluate import _Progress, evaluate
-from ghnq_tf.hypernet.predict import target_list
-from ghnq_tf.training.two_tape import inject
+from ghnq_tf.evaluation.evaluate import evaluate
+from ghnq_tf.evaluation.progress import Progress as _Progress
+from ghnq_tf.quant.variables import inject, target_list
 
 SIDE, LIMIT, CAL_STEPS, CAL_BATCH = 16, 120, 2, 32
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ghnq_tf.export import export_tflite, interpreter, predict_tflite, weight_tensors, write_atomic
-from ghnq_tf.quant import calibrate, int8_containers, quantize
-from ghnq_tf.quant.containers import REQUANTIZE_SCOPE
+from ghnq_tf.export.containers import REQUANTIZE_SCOPE, int8_containers
+from ghnq_tf.quant import calibrate, quantize
 
 
 @pytest.fixture(scope="module")

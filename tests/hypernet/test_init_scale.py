@@ -6,7 +6,8 @@ import pytest
 import ghnq_tf as gq
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.hypernet.init_scale import match_init_scale, scale_free_kernels
-from ghnq_tf.hypernet.predict import predict, target_list
+from ghnq_tf.prediction.predict import predict
+from ghnq_tf.quant.variables import target_list
 
 L = keras.layers
 

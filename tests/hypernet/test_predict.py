@@ -5,7 +5,8 @@ import pytest
 
 import ghnq_tf as gq
 from ghnq_tf._keras import keras, tf
-from ghnq_tf.hypernet.predict import predict, predict_many, target_list
+from ghnq_tf.prediction.predict import predict, predict_many
+from ghnq_tf.quant.variables import target_list
 
 L = keras.layers
 

@@ -115,9 +115,9 @@ def _replica_gradients(init: list[np.ndarray], draw: list, shard: tuple) -> tupl
     shard, in training mode with fake-quant, plus the parameter penalty.
     """
     from ghnq_tf.graph import graph_from_keras, graphs_to_tensor
-    from ghnq_tf.hypernet.predict import target_list
     from ghnq_tf.quant import quantize
-    from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
+    from ghnq_tf.quant.variables import target_list
+    from ghnq_tf.training.fresh_ranges import use_fresh_ranges
     from ghnq_tf.training.two_tape import ghn_gradients
 
     _, _, indices, bits = draw

@@ -79,9 +79,9 @@ def test_gradients_through_fake_quant_reach_every_ghn_weight(bits, ranges):
     batch of two architectures in one GHN call. (A finite-difference check is
     only meaningful on the float model above: a fake-quant loss is piecewise
     constant in the weights, which is why QAT uses straight-through gradients.)"""
-    from ghnq_tf.hypernet.predict import target_list
     from ghnq_tf.quant import quantize
-    from ghnq_tf.quant.fresh_ranges import use_fresh_ranges
+    from ghnq_tf.quant.variables import target_list
+    from ghnq_tf.training.fresh_ranges import use_fresh_ranges
 
     keras.utils.set_random_seed(1)
     ghn = GHN(hidden=16, num_layers=1, rank=4).build_all()

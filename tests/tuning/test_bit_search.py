@@ -5,9 +5,9 @@ import pytest
 
 import ghnq_tf as gq
 from ghnq_tf._keras import keras
+from ghnq_tf.prediction.mixed import param_bits, weight_bits, weight_counts
 from ghnq_tf.tuning.bit_search import BitTuner, repair, search_bits
 from ghnq_tf.tuning.evaluator import PolicyEvaluator
-from ghnq_tf.tuning.mixed import param_bits, weight_bits, weight_counts
 
 L = keras.layers
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
+from ghnq_tf._compat.tfmot import MovingAvgQuantize
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.mse_ranges import MSERangeQuantizer, quantizer_flags
 from ghnq_tf.quant.sites import ACTIVATION, INPUT, OUTPUT, quantizer_sites
@@ -74,7 +74,7 @@ class FreshRangeQuantizer(_MovingAverageQuantizer):
             return tf.constant(True)
 
         tf.__internal__.smart_cond.smart_cond(training, reset, lambda: tf.constant(False))
-        return quant_ops.MovingAvgQuantize(
+        return MovingAvgQuantize(
             inputs,
             min_var,
             max_var,

@@ -6,11 +6,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ghnq_tf._keras import check_tf_keras_model, keras, tf
-from ghnq_tf.graph.arch_graph import ArchGraph
+from ghnq_tf._keras import check_tf_keras_model, keras
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
+from ghnq_tf.prediction.mixed import predict_policy_params
+from ghnq_tf.quant.bits import parse_bits
+from ghnq_tf.quant.calibrate import calibrate
+from ghnq_tf.quant.mse_ranges import check_ranges
+from ghnq_tf.quant.quantize import quantize
+from ghnq_tf.quant.variables import inject, target_list
 
 DEFAULT_GHN = "cifar10"
 # Uniform (weight, activation) pairs for which `ghn=None` means a bundled GHN that
@@ -22,17 +27,7 @@ DEFAULT_GHN_BY_BITS = {(2, 2): "cifar10_w2a2"}
 
 def ghn_bits(bits: Any) -> int:
     """The bitwidth the GHN is told: the (default) weight bitwidth of `bits`."""
-    from ghnq_tf.quant import parse_bits
-
     return parse_bits(bits).default[0]
-
-
-def target_list(qmodel: keras.Model, model: keras.Model, graph: ArchGraph) -> list[tf.Variable]:
-    """The variables of `qmodel` that receive `graph.params`, in that order."""
-    from ghnq_tf.quant import target_variables
-
-    targets = target_variables(qmodel, model)
-    return [targets[("/".join(p.layer), p.attr)] for p in graph.params]
 
 
 def default_ghn(bits: Any = 4) -> str:
@@ -42,15 +37,14 @@ def default_ghn(bits: Any = 4) -> str:
         >>> default_ghn(4), default_ghn(2)
         ('cifar10', 'cifar10_w2a2')
     """
-    from ghnq_tf.quant import parse_bits
-
     spec = parse_bits(bits)
     if spec.layers:  # a mixed policy: the general GHN
         return DEFAULT_GHN
     return DEFAULT_GHN_BY_BITS.get(spec.default, DEFAULT_GHN)
 
 
-def _resolve_ghn(ghn: GHN | str | None, bits: Any = 4) -> GHN:
+def resolve_ghn(ghn: GHN | str | None, bits: Any = 4) -> GHN:
+    """`ghn` as a `gq.GHN`: itself, the bundled GHN it names, or `default_ghn(bits)`."""
     if ghn is None:
         ghn = default_ghn(bits)
     if isinstance(ghn, str):
@@ -82,7 +76,7 @@ def predict_many(
         models: built `tf_keras` models (functional or Sequential).
         bits: as `gq.quantize`: an int in 2..8, a (weight, activation) pair or
             a {layer_name: bits} policy; each layer's parameters are predicted at
-            its weight bitwidth (see `ghnq_tf.tuning.mixed`).
+            its weight bitwidth (see `ghnq_tf.prediction.mixed`).
         ghn: a `gq.GHN`, the name of a bundled one, or None for the default:
             `"cifar10_w2a2"` for `bits=2` (W2A2), else `"cifar10"`.
         calibration_data: unlabeled images; when given, each model's BN
@@ -106,14 +100,9 @@ def predict_many(
     models = [check_tf_keras_model(m, arg_name="models") for m in models]
     if not models:
         raise ValueError("`models` must hold at least one model. Received: models=[]")
-    from ghnq_tf.quant import calibrate, quantize
-    from ghnq_tf.quant.mse_ranges import check_ranges
-    from ghnq_tf.training.two_tape import inject
-    from ghnq_tf.tuning.mixed import predict_policy_params
-
     ghn_bits(bits)  # validates `bits` before any work
     check_ranges(calibration_ranges)
-    ghn = _resolve_ghn(ghn, bits)
+    ghn = resolve_ghn(ghn, bits)
     clock = timings if timings is not None else {}
 
     def lap(stage: str, start: float) -> float:

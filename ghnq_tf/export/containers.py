@@ -61,8 +61,8 @@ from typing import Any
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
-from tensorflow_model_optimization.python.core.quantization.keras import quantize_aware_activation
 
+from ghnq_tf._compat.tfmot import QuantizeAwareActivation, weight_vars
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.sites import (
     ACTIVATION,
@@ -201,7 +201,7 @@ def activation_grid(site: QuantizerSite, qvars: dict) -> ActivationGrid:
 
 def _activation_name(layer: Any) -> str:
     act = getattr(layer, "activation", None)
-    if isinstance(act, quantize_aware_activation.QuantizeAwareActivation):
+    if isinstance(act, QuantizeAwareActivation):
         act = act.activation
     if act is None:
         return "linear"
@@ -238,7 +238,7 @@ def batch_norm_folds(qmodel: keras.Model, sites: list[QuantizerSite]) -> dict[in
         if (
             id(conv) in owners
             or len(conv.outbound_nodes) != 1
-            or len(conv._weight_vars) != 1
+            or len(weight_vars(conv)) != 1
             or _activation_name(conv.layer) not in _LINEAR
         ):
             continue

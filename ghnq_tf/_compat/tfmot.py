@@ -1,0 +1,144 @@
+"""Private tfmot internals: N-bit scheme modules, wrapper state, config bits, transformer.
+
+tfmot 0.8.1 exposes its N-bit scheme only under
+`tensorflow_model_optimization.python...experimental.default_n_bit`, keeps a
+`QuantizeWrapper`'s quantizers in private lists, a `QuantizeConfig`'s bits in
+`_num_bits_*` and looks matched layers up in `ModelTransformer._get_layers`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tensorflow_model_optimization.python.core.quantization.keras import (
+    quant_ops,
+    quantize_aware_activation,
+    quantize_layer,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_quantize_configs as n_bit_configs,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_quantize_registry as n_bit_registry,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_quantizers as n_bit_quantizers,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (  # noqa: E501
+    default_n_bit_transforms as n_bit_transforms,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (
+    model_transformer,
+)
+
+from ghnq_tf._compat import require
+
+_PACKAGE = "tensorflow-model-optimization"
+
+QuantizeLayer = require(quantize_layer, "QuantizeLayer", package=_PACKAGE)
+QuantizeAwareActivation = require(
+    quantize_aware_activation, "QuantizeAwareActivation", package=_PACKAGE
+)
+MovingAvgQuantize = require(quant_ops, "MovingAvgQuantize", package=_PACKAGE)
+ModelTransformer = require(model_transformer, "ModelTransformer", package=_PACKAGE)
+require(ModelTransformer, "_get_layers", package=_PACKAGE)
+require(ModelTransformer, "_is_functional_model", package=_PACKAGE)
+
+# The private attributes read and written below, for `tests/test_compat.py`.
+WRAPPER_STATE = ("_weight_vars", "_quantize_activations", "_output_quantizers")
+ACTIVATION_VARS = ("_pre_activation_vars", "_post_activation_vars")
+
+
+# --- QuantizeWrapper state ----------------------------------------------------
+
+
+def weight_vars(wrapper: Any) -> list[tuple[Any, Any, Any]]:
+    """(weight, quantizer, quantizer variables) of each quantized weight of `wrapper`."""
+    return wrapper._weight_vars
+
+
+def set_weight_quantizer(wrapper: Any, index: int, quantizer: Any) -> None:
+    """Makes `wrapper` quantize its `index`-th weight with `quantizer`."""
+    weight, _, qvars = wrapper._weight_vars[index]
+    wrapper._weight_vars[index] = (weight, quantizer, qvars)
+
+
+def quantize_activations(wrapper: Any) -> list[Any]:
+    """The `QuantizeAwareActivation`s of `wrapper` (one per quantized activation)."""
+    return wrapper._quantize_activations
+
+
+def activation_quantizer_vars(activation: Any) -> list[Any]:
+    """The quantizer variables a `QuantizeAwareActivation` holds (pre and/or post)."""
+    return [getattr(activation, name) for name in ACTIVATION_VARS if hasattr(activation, name)]
+
+
+def output_quantizers(wrapper: Any) -> list[Any]:
+    """The output quantizers of `wrapper` (a list one may assign into)."""
+    return wrapper._output_quantizers
+
+
+def output_quantizer_vars(wrapper: Any) -> Any:
+    """The variables of `wrapper`'s output quantizers."""
+    return wrapper._output_quantizer_vars
+
+
+# --- QuantizeConfig bits ---------------------------------------------------------
+
+
+def set_config_bits(config: Any, w: int, a: int) -> None:
+    """Sets the weight and activation bits an N-bit `QuantizeConfig` records."""
+    config._num_bits_weight, config._num_bits_activation = w, a
+
+
+# Attribute names a config keeps its bits under (private in tfmot's N-bit
+# configs, public in ghnq_tf's own).
+WEIGHT_BITS_ATTRS = ("_num_bits_weight", "num_bits_weight")
+ACTIVATION_BITS_ATTRS = ("_num_bits_activation", "num_bits_activation")
+
+
+# --- ModelTransformer -------------------------------------------------------------
+
+
+class CallOrderModelTransformer(ModelTransformer):
+    """`ModelTransformer` whose layer lookups follow the order of `layer_names`.
+
+    tfmot's `_get_layers(names)` returns layers in model-config order; this
+    one returns them in call order (see `ghnq_tf.quant.layout`). Only for
+    functional models. A Sequential model has no multi-input layer to rewire,
+    and tfmot's `_replace_sequential` needs the config order: it inserts the
+    replacement where the first of the returned layers sat.
+    """
+
+    def _get_layers(self, layer_names: list[str]) -> list[dict[str, Any]]:
+        if not self._is_functional_model(self.model):
+            return super()._get_layers(layer_names)
+        by_name = {layer["config"]["name"]: layer for layer in self._config["layers"]}
+        layers, seen = [], set()
+        for name in layer_names:
+            if name in by_name and name not in seen:
+                seen.add(name)
+                layers.append(by_name[name])
+        return layers
+
+
+__all__ = [
+    "ACTIVATION_BITS_ATTRS",
+    "WEIGHT_BITS_ATTRS",
+    "CallOrderModelTransformer",
+    "ModelTransformer",
+    "MovingAvgQuantize",
+    "QuantizeAwareActivation",
+    "QuantizeLayer",
+    "activation_quantizer_vars",
+    "n_bit_configs",
+    "n_bit_quantizers",
+    "n_bit_registry",
+    "n_bit_transforms",
+    "output_quantizer_vars",
+    "output_quantizers",
+    "quantize_activations",
+    "set_config_bits",
+    "set_weight_quantizer",
+    "weight_vars",
+]
