@@ -117,7 +117,7 @@ class ArchCache:
         trace_after: uses of a network before its step is traced (see
             `make_step`).
         activation_ranges: `"initial"`, `"batch"` or `"mse"`, see
-            `ghnq_tf.quant.fresh_ranges`.
+            `ghnq_tf.training.fresh_ranges`.
         gradients: whether steps return the gradients with respect to the
             targets (False: forward only, for validation).
         distill_temperature: `T` of a distilling step (see `make_step`).
