@@ -130,7 +130,7 @@ def num_units(spec: Mapping[str, Any]) -> int:
 
     Example:
         >>> num_units(split("val")[0]), num_units(split("zoo")[0]) > 0
-        (6, True)
+        (4, True)
     """
     if "family" in spec:
         return sum(stage["depth"] for stage in spec["stages"])
