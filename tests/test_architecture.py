@@ -45,14 +45,7 @@ KNOWN_CYCLES: list[frozenset[str]] = [
 ]
 
 # (importing module, imported module, private name) still allowed.
-KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = {
-    # Shared validation helpers of the search space and the config loader,
-    # defined private in files whose bodies are being edited elsewhere.
-    ("ghnq_tf.search_space.builder", "ghnq_tf.search_space.spec", "_is_int"),
-    ("ghnq_tf.search_space.splits", "ghnq_tf.search_space.spec", "_is_int"),
-    ("ghnq_tf.tuning.config", "ghnq_tf.training.config", "_apply_override"),
-    ("ghnq_tf.tuning.config", "ghnq_tf.training.config", "_build"),
-}
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _module_name(path: pathlib.Path) -> str:

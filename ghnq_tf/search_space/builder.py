@@ -32,7 +32,7 @@ from typing import Any
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.search_space.blocks_builder import build_blocks
 from ghnq_tf.search_space.ops import apply_op, relu_conv_bn
-from ghnq_tf.search_space.spec import _is_int, spec_hash
+from ghnq_tf.search_space.spec import is_int, spec_hash
 
 
 def _cell(
@@ -86,7 +86,7 @@ def _check_input_shape(input_shape: Any) -> tuple[int, int, int]:
     if (
         not isinstance(input_shape, list | tuple)
         or len(input_shape) != 3
-        or not all(_is_int(v) and v >= 1 for v in input_shape)
+        or not all(is_int(v) and v >= 1 for v in input_shape)
     ):
         raise ValueError(
             "`input_shape` must be a (height, width, channels) tuple of positive ints. "
@@ -132,7 +132,7 @@ def build(
     """
     key = spec_hash(spec)  # validates
     input_shape = _check_input_shape(input_shape)
-    if not _is_int(num_classes) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise ValueError(
             f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}"
         )

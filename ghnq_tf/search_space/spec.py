@@ -58,7 +58,7 @@ SPEC_KEYS: tuple[str, ...] = (
 MAX_INPUTS_PER_NODE = 2
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -100,7 +100,7 @@ class Space:
             if (
                 not isinstance(low_high, tuple)
                 or len(low_high) != 2
-                or not all(_is_int(v) and v >= 1 for v in low_high)
+                or not all(is_int(v) and v >= 1 for v in low_high)
                 or low_high[0] > low_high[1]
             ):
                 raise ValueError(
@@ -112,7 +112,7 @@ class Space:
                 "`num_cells` must start at 2 or more (two reduction cells). "
                 f"Received: num_cells={self.num_cells!r}"
             )
-        if not _is_int(self.width_step) or self.width_step < 1:
+        if not is_int(self.width_step) or self.width_step < 1:
             raise ValueError(
                 f"`width_step` must be a positive int. Received: width_step={self.width_step!r}"
             )
@@ -125,7 +125,7 @@ class Space:
             raise ValueError(f"`bn_prob` must be in [0, 1]. Received: bn_prob={self.bn_prob!r}")
         for key in ("max_conv_5x5", "max_macs"):
             value = getattr(self, key)
-            if value is not None and (not _is_int(value) or value < 0):
+            if value is not None and (not is_int(value) or value < 0):
                 raise ValueError(
                     f"`{key}` must be None or a non-negative int. Received: {key}={value!r}"
                 )
@@ -265,9 +265,9 @@ def sample(
         >>> specs[0]["width"], specs[0]["num_cells"]
         (40, 6)
     """
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"`n` must be a positive int. Received: n={n!r}")
-    if not _is_int(seed) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"`seed` must be a non-negative int. Received: seed={seed!r}")
     if isinstance(space, str):
         if space not in SPACES:
@@ -335,7 +335,7 @@ def _validate_genotype(genotype: Any, key: str, num_nodes: int) -> None:
                 )
             _check(op in EDGE_OPS, f"{edge_key}[0]", f"one of {EDGE_OPS}", op)
             _check(
-                _is_int(source) and 0 <= source < node + 2,
+                is_int(source) and 0 <= source < node + 2,
                 f"{edge_key}[1]",
                 f"an int in [0, {node + 1}] (0, 1: previous cells; 2..: earlier nodes)",
                 source,
@@ -385,15 +385,15 @@ def validate_spec(spec: Any) -> None:
             f"Received: spec={spec!r}"
         )
     version = spec["version"]
-    _check(_is_int(version) and version == SPEC_VERSION, "version", str(SPEC_VERSION), version)
+    _check(is_int(version) and version == SPEC_VERSION, "version", str(SPEC_VERSION), version)
     for key in ("width", "num_cells", "num_nodes"):
-        _check(_is_int(spec[key]) and spec[key] >= 1, key, "a positive int", spec[key])
+        _check(is_int(spec[key]) and spec[key] >= 1, key, "a positive int", spec[key])
     _check(isinstance(spec["bn"], bool), "bn", "a bool", spec["bn"])
     num_cells = spec["num_cells"]
     reductions = spec["reductions"]
     _check(
         isinstance(reductions, list | tuple)
-        and all(_is_int(i) and 0 <= i < num_cells for i in reductions)
+        and all(is_int(i) and 0 <= i < num_cells for i in reductions)
         and all(a < b for a, b in zip(reductions, reductions[1:], strict=False)),
         "reductions",
         f"a strictly increasing list of cell indices in [0, {num_cells - 1}]",

@@ -31,7 +31,7 @@ import copy
 import functools
 from typing import Any
 
-from ghnq_tf.search_space.spec import _is_int, sample, spec_hash
+from ghnq_tf.search_space.spec import is_int, sample, spec_hash
 
 SPLIT_NAMES: tuple[str, ...] = (
     "train",
@@ -128,7 +128,7 @@ def split(name: str, n: int | None = None) -> list[dict[str, Any]]:
     """
     if name not in SPLIT_NAMES:
         raise ValueError(f"`name` must be one of {SPLIT_NAMES}. Received: name={name!r}")
-    if n is not None and (not _is_int(n) or n < 1):
+    if n is not None and (not is_int(n) or n < 1):
         raise ValueError(f"`n` must be a positive int or None. Received: n={n!r}")
     if name in TRAIN_SPLITS:
         if n is None:

@@ -179,7 +179,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def _build(cls: type, data: Any, prefix: str) -> Any:
+def build_section(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"`{prefix or 'config'}` must be a mapping. Received: {data!r}")
     hints = typing.get_type_hints(cls)
@@ -196,7 +196,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         dotted = f"{prefix}.{key}" if prefix else key
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
-            values[key] = _build(tp, value, dotted)
+            values[key] = build_section(tp, value, dotted)
         else:
             values[key] = _coerce(value, tp, dotted)
             if dotted in _CHOICES and values[key] not in _CHOICES[dotted]:
@@ -206,7 +206,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**values)
 
 
-def _apply_override(data: dict[str, Any], override: str) -> None:
+def apply_override(data: dict[str, Any], override: str) -> None:
     key, sep, raw = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"An override reads `key=value`. Received: {override!r}")
@@ -223,8 +223,8 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -
     """Validates a config mapping (plus `key=value` overrides) into a RunConfig."""
     data = yaml.safe_load(yaml.safe_dump(data or {}))  # deep copy of plain values
     for override in overrides or []:
-        _apply_override(data, override)
-    config = _build(RunConfig, data, "")
+        apply_override(data, override)
+    config = build_section(RunConfig, data, "")
     bits = config.training.bits
     if not bits or any(not 2 <= b <= 8 for b in bits):
         raise ConfigError(f"`training.bits` must be values in 2..8. Received: {bits!r}")

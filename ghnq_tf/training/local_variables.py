@@ -54,13 +54,10 @@ def outside_strategy() -> Iterator[None]:
     moving-average quantizers `merge_call` to update their plain variables
     (AssertionError), and Keras losses refuse their default reduction.
     """
-    from ghnq_tf._compat.tensorflow import distribute_lib
+    from ghnq_tf._compat.tensorflow import default_replica_mode
 
     if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
         yield
         return
-    distribute_lib._push_per_thread_mode(distribute_lib._get_default_replica_mode())
-    try:
+    with default_replica_mode():
         yield
-    finally:
-        distribute_lib._pop_per_thread_mode()

@@ -31,8 +31,8 @@ import yaml
 from ghnq_tf.training.config import (
     ConfigError,
     RunConfig,
-    _apply_override,
-    _build,
+    apply_override,
+    build_section,
     config_from_dict,
     load_config,
 )
@@ -211,10 +211,10 @@ def tune_config_from_dict(
         if override.startswith("base."):
             base_overrides.append(override.removeprefix("base."))
         else:
-            _apply_override(data, override)
+            apply_override(data, override)
     search = flatten_search(data.pop("search", {}) or {})
     data.pop("source_dir", None)
-    config = _build(TuneConfig, data, "")
+    config = build_section(TuneConfig, data, "")
     config.search = search
     config.base_overrides = [*config.base_overrides, *base_overrides]
     config.source_dir = source_dir
