@@ -3,8 +3,9 @@
 Reads `research/results/screen.jsonl` (one record per `research/screen.py`
 run; the newest record of each (idea, seed) counts) and prints the Markdown
 table of `docs/screen.md`: per idea the two seeds' W4A4 and W8A8, their
-mean, the CPU-minutes, W4A4 per CPU-hour, the gain over the baseline and
-the verdict. An idea is kept when its mean W4A4 beats the baseline's by more
+mean, the `zoo_val` W4A4 mean (the block family; "—" where not scored),
+the CPU-minutes, W4A4 per CPU-hour, the gain over the baseline and the
+verdict. An idea is kept when its mean W4A4 beats the baseline's by more
 than twice the baseline's seed spread (|seed 0 - seed 1|).
 
     .venv/bin/python research/screen_table.py
@@ -35,9 +36,9 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
     spread = max(base_w4) - min(base_w4) if len(base_w4) >= 2 else None
     base_mean = statistics.mean(base_w4) if base_w4 else None
     rows = [
-        "| idea | overrides | seeds | W4A4 per seed | W4A4 mean | W8A8 mean "
+        "| idea | overrides | seeds | W4A4 per seed | W4A4 mean | W8A8 mean | zoo W4A4 "
         "| CPU-min per run | W4A4 per CPU-h | vs baseline | verdict |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for idea, runs in ideas.items():
         records = [runs[s] for s in sorted(runs)]
@@ -45,6 +46,8 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         w8 = [r["w8a8"] for r in records]
         cpu = statistics.mean(r["cpu_minutes"] for r in records)
         mean4 = statistics.mean(w4)
+        zoo = [r["zoo_w4a4"] for r in records if "zoo_w4a4" in r]
+        zoo_cell = f"{100 * statistics.mean(zoo):.1f}" if len(zoo) == len(records) else "—"
         gain = None if base_mean is None else mean4 - base_mean
         if idea == baseline:
             verdict = f"noise floor: spread {100 * spread:.1f}" if spread is not None else "—"
@@ -58,7 +61,7 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         rows.append(
             f"| {idea} | `{overrides}` | {len(records)} | "
             + " / ".join(f"{100 * v:.1f}" for v in w4)
-            + f" | {100 * mean4:.1f} | {100 * statistics.mean(w8):.1f} | {cpu:.0f} | "
+            + f" | {100 * mean4:.1f} | {100 * statistics.mean(w8):.1f} | {zoo_cell} | {cpu:.0f} | "
             f"{100 * mean4 / (cpu / 60):.1f} | "
             + ("—" if idea == baseline or gain is None else f"{100 * gain:+.1f}")
             + f" | {verdict} |"
