@@ -121,6 +121,8 @@ class RunConfig:
     strategy: str = "default"  # default | one_device | mirrored | multi_worker
     output_dir: str = "runs/run"
     checkpoint_every: int = 50  # steps between resumable backups
+    # Epochs after which the GHN is also kept as snapshots/ghn_epoch<N>.keras.
+    snapshot_epochs: list[int] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -228,6 +230,11 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None) -
     bits = config.training.bits
     if not bits or any(not 2 <= b <= 8 for b in bits):
         raise ConfigError(f"`training.bits` must be values in 2..8. Received: {bits!r}")
+    if any(e < 1 for e in config.snapshot_epochs):
+        raise ConfigError(
+            "`snapshot_epochs` must be epochs >= 1. Received: "
+            f"snapshot_epochs={config.snapshot_epochs!r}"
+        )
     families = config.search_space.families
     if not families or len(set(families)) != len(families) or set(families) - {"darts", "blocks"}:
         raise ConfigError(

@@ -280,7 +280,7 @@ def train(config: RunConfig, *, verbose: int | str = "auto") -> dict[str, Any]:
     ]
     if chief:  # other workers compute the same GHN; only the chief writes files
         callbacks += [
-            SaveGHN(str(out)),
+            SaveGHN(str(out), snapshot_epochs=config.snapshot_epochs),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
         ]

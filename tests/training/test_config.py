@@ -94,6 +94,7 @@ def test_distill_section_reads_nested_overrides(tmp_path):
         ({"ghn": {"conv": "gcn"}}, [], "`ghn.conv` must be one of"),
         ({}, ["training.epochs"], "An override reads `key=value`"),
         ({}, ["ghn.hiden=3"], "Unknown config key `ghn.hiden`"),
+        ({}, ["snapshot_epochs=[0, 4]"], "`snapshot_epochs` must be epochs >= 1"),
     ],
 )
 def test_bad_configs_name_the_key(data, overrides, message):

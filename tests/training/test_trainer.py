@@ -1,5 +1,6 @@
 """GHNTrainer on one device: dynamic draws, QAT/float, validation, exact resume."""
 
+import json
 import warnings
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_keras_callbacks_work(tmp_path):
         epochs=3,
         validation_data=data(8),
         callbacks=[
-            SaveGHN(str(tmp_path / "run")),
+            SaveGHN(str(tmp_path / "run"), snapshot_epochs=[1, 5]),
             keras.callbacks.TensorBoard(str(tmp_path / "logs")),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0),
         ],
@@ -160,6 +161,31 @@ def test_keras_callbacks_work(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert (tmp_path / "run" / "ghn_best.keras").is_file()
     assert any((tmp_path / "logs").rglob("events.out.tfevents.*"))
+    snapshots = sorted(p.name for p in (tmp_path / "run" / "snapshots").iterdir())
+    assert snapshots == ["ghn_epoch1.keras"]  # epoch 5 never ran
+    epochs = json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs"]
+    cpu = [e["cpu_seconds"] for e in epochs]
+    wall = [e["wall_seconds"] for e in epochs]
+    assert 0 < cpu[0] < cpu[1] and 0 < wall[0] < wall[1]
+
+
+def test_resumed_run_adds_its_time_to_the_logged_time(tmp_path):
+    from ghnq_tf.training.callbacks import SaveGHN
+
+    run = tmp_path / "run"
+    run.mkdir()
+    done = {"epoch": 1, "loss": 2.0, "wall_seconds": 500.0, "cpu_seconds": 900.0}
+    (run / "metrics.json").write_text(json.dumps({"epochs": [done]}))
+    callback = SaveGHN(str(run))
+    callback.set_model(make_trainer(qat=False))
+    callback.on_train_begin()
+    callback.on_epoch_begin(1)  # resumed: epoch 2 runs next
+    sum(range(200_000))  # some CPU time
+    callback.on_epoch_end(1, {"loss": 1.5})
+    epochs = json.loads((run / "metrics.json").read_text())["epochs"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert 500.0 < epochs[1]["wall_seconds"] < 560.0
+    assert 900.0 < epochs[1]["cpu_seconds"] < 960.0
 
 
 def test_window_keeps_a_pool_larger_than_the_cache_without_warning():
