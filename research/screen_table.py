@@ -6,7 +6,8 @@ table of `docs/screen.md`: per idea the two seeds' W4A4 and W8A8, their
 mean, the `zoo_val` W4A4 mean (the block family; "—" where not scored),
 the CPU-minutes, W4A4 per CPU-hour, the gain over the baseline and the
 verdict. An idea is kept when its mean W4A4 beats the baseline's by more
-than twice the baseline's seed spread (|seed 0 - seed 1|).
+than twice the baseline's seed spread (|seed 0 - seed 1|); an idea whose
+first seed scores below the baseline's mean is dropped after that seed.
 
     .venv/bin/python research/screen_table.py
 """
@@ -51,6 +52,8 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         gain = None if base_mean is None else mean4 - base_mean
         if idea == baseline:
             verdict = f"noise floor: spread {100 * spread:.1f}" if spread is not None else "—"
+        elif len(records) < 2 and base_mean is not None and mean4 < base_mean:
+            verdict = "dropped after one seed"
         elif len(records) < 2 or spread is None:
             verdict = "needs two seeds"
         elif gain > 2 * spread:

@@ -50,8 +50,10 @@ def make_step(
     gradients: bool = True,
     distill_temperature: float = 4.0,
     distill_weight: float = 0.5,
+    network_clip: float | None = None,
+    param_penalty: float = 0.0,
 ) -> Callable[..., tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
-    """A step: (loss, top-1, d loss / d targets) of `model` on a batch.
+    """A step: (loss, top-1, the gradient with respect to `targets`) on a batch.
 
     `step(images, labels)` takes the cross-entropy with the labels;
     `step(images, labels, soft)` distills too: with `soft` a teacher's
@@ -65,6 +67,14 @@ def make_step(
     costs several eager calls, so it pays only for networks used often).
     None never traces. With `gradients=False` (validation) the step runs
     forward only and returns no gradients.
+
+    The returned gradient is `scale * (c * dloss/dv + param_penalty * v / |v|)`
+    for each target `v`: `c` = min(1, `network_clip` / the global norm of
+    dloss/dv) bounds one network's pull (1 when `network_clip` is None), the
+    second term is the gradient of `param_penalty * Σ |v|` (Frobenius
+    norms), and `scale` is `step(..., scale=)` (1 by default). Computing the
+    penalty on the targets, which hold the GHN's tensors, inside the traced
+    step spares the trainer several eager ops per tensor.
     """
     loss_obj = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=label_smoothing
@@ -82,12 +92,32 @@ def make_step(
             loss = (1.0 - w) * loss + w * t * t * kl
         return logits, loss
 
-    def eager_step(images: tf.Tensor, labels: tf.Tensor, soft: tf.Tensor | None = None):
+    def finish(grads: list[tf.Tensor], scale: tf.Tensor | None) -> list[tf.Tensor]:
+        if network_clip:
+            norm = tf.linalg.global_norm(grads)
+            factor = tf.minimum(1.0, network_clip / (norm + 1e-12))
+            grads = [g * factor for g in grads]
+        if param_penalty:
+            grads = [
+                g + param_penalty * v / (tf.norm(v) + 1e-12)
+                for g, v in zip(grads, targets, strict=True)
+            ]
+        if scale is not None:
+            grads = [g * scale for g in grads]
+        return grads
+
+    def eager_step(
+        images: tf.Tensor,
+        labels: tf.Tensor,
+        soft: tf.Tensor | None = None,
+        scale: tf.Tensor | None = None,
+    ):
         grads: list[tf.Tensor] = []
         if gradients:
             with tf.GradientTape() as tape:
                 logits, loss = forward(images, labels, soft)
             grads = tape.gradient(loss, targets, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            grads = finish(grads, scale)
         else:
             logits, loss = forward(images, labels, soft)
         hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
@@ -96,11 +126,16 @@ def make_step(
     traced_step = tf.function(eager_step, reduce_retracing=True)
     calls = [0]
 
-    def step(images: tf.Tensor, labels: tf.Tensor, soft: tf.Tensor | None = None):
+    def step(
+        images: tf.Tensor,
+        labels: tf.Tensor,
+        soft: tf.Tensor | None = None,
+        scale: tf.Tensor | None = None,
+    ):
         calls[0] += 1
         if trace_after is None or calls[0] <= trace_after:
-            return eager_step(images, labels, soft)
-        return traced_step(images, labels, soft)
+            return eager_step(images, labels, soft, scale)
+        return traced_step(images, labels, soft, scale)
 
     return step
 
@@ -122,6 +157,8 @@ class ArchCache:
             targets (False: forward only, for validation).
         distill_temperature: `T` of a distilling step (see `make_step`).
         distill_weight: weight of the distillation term (see `make_step`).
+        network_clip: bound on each network's gradient norm (see `make_step`).
+        param_penalty: weight of the parameter-norm penalty (see `make_step`).
     """
 
     def __init__(
@@ -136,6 +173,8 @@ class ArchCache:
         gradients: bool = True,
         distill_temperature: float = 4.0,
         distill_weight: float = 0.5,
+        network_clip: float | None = None,
+        param_penalty: float = 0.0,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -148,6 +187,8 @@ class ArchCache:
         self.gradients = gradients
         self.distill_temperature = distill_temperature
         self.distill_weight = distill_weight
+        self.network_clip = network_clip
+        self.param_penalty = param_penalty
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -177,6 +218,8 @@ class ArchCache:
             gradients=self.gradients,
             distill_temperature=self.distill_temperature,
             distill_weight=self.distill_weight,
+            network_clip=self.network_clip,
+            param_penalty=self.param_penalty,
         )
         return ArchEntry(key, bits, network, graph, targets, step)
 

@@ -255,6 +255,8 @@ class GHNTrainer(keras.Model):
                 gradients=kind == "train",  # validation runs forward only
                 distill_temperature=self.distill_temperature,
                 distill_weight=self.distill_weight,
+                network_clip=self.network_clip,
+                param_penalty=self.param_penalty,
             )
         return self._state.caches[key]
 
@@ -295,19 +297,21 @@ class GHNTrainer(keras.Model):
             logits = self.teacher(images, training=False)
         return tf.stop_gradient(tf.nn.softmax(logits / self.distill_temperature))
 
-    def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None):
+    def _run(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None, scale=None):
         with outside_strategy():  # a replica's networks and losses are its own
-            return self._run_local(entry, images, labels, soft)
+            return self._run_local(entry, images, labels, soft, scale)
 
-    def _run_local(self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None):
+    def _run_local(
+        self, entry: ArchEntry, images: tf.Tensor, labels: tf.Tensor, soft=None, scale=None
+    ):
         if not entry.ran:
             start = time.perf_counter()
-            result = entry.step(images, labels, soft)
+            result = entry.step(images, labels, soft, scale)
             entry.ran = True
             self._state.timing["first_call_seconds"] += time.perf_counter() - start
             self._state.timing["first_calls"] += 1
             return result
-        return entry.step(images, labels, soft)
+        return entry.step(images, labels, soft, scale)
 
     def train_step(self, data: Any) -> dict[str, tf.Tensor]:
         from ghnq_tf.quant.variables import inject
@@ -325,29 +329,25 @@ class GHNTrainer(keras.Model):
         soft = self._soft_targets(images)  # once per batch, shared by the networks
         with tf.GradientTape() as tape:
             params = self.ghn(graph)
-            penalty = self.param_penalty * tf.add_n([tf.norm(p) for p in params])
-            penalty = penalty / (len(entries) * num_replicas)
         offset, d_params, losses, accuracies = 0, [], [], []
-        scale = 1.0 / (len(entries) * num_replicas)  # replicas' gradients are summed
+        # The mean over networks; replicas' gradients are summed. Each network's
+        # step also bounds its own gradient norm (one diverging network, e.g.
+        # batch-norm-free early in training, must not drown the others) and
+        # adds the gradient of the parameter-norm penalty (see `make_step`).
+        scale = tf.constant(1.0 / (len(entries) * num_replicas))
         for entry in entries:
             count = len(entry.targets)
             inject(entry.targets, params[offset : offset + count])
             offset += count
-            loss, accuracy, grads = self._run(entry, images, labels, soft)
+            loss, accuracy, grads = self._run(entry, images, labels, soft, scale)
             losses.append(loss)
             accuracies.append(accuracy)
-            if self.network_clip:
-                # One diverging network (e.g. batch-norm-free, early in training)
-                # must not drown the others: bound each network's gradient norm.
-                norm = tf.linalg.global_norm(grads)
-                factor = tf.minimum(1.0, self.network_clip / (norm + 1e-12))
-                grads = [g * factor for g in grads]
-            d_params.extend(g * scale for g in grads)
+            d_params.extend(grads)
         variables = self.ghn.trainable_variables
         grads = tape.gradient(
-            [*params, penalty],
+            params,
             variables,
-            output_gradients=[*d_params, tf.ones([])],
+            output_gradients=d_params,
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
         grads = [tf.convert_to_tensor(g) for g in grads]

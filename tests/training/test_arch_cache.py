@@ -61,3 +61,23 @@ def test_distilling_step_adds_the_softened_kl_term(trace_after):
     # With weight 0 the teacher changes nothing.
     zero = make_step(model, targets, trace_after=trace_after, distill_weight=0.0)
     np.testing.assert_allclose(zero(images, labels, soft)[0].numpy(), ce, rtol=1e-5)
+
+
+@pytest.mark.parametrize("trace_after", [None, 0])
+def test_step_clips_adds_the_norm_penalty_and_scales(trace_after):
+    model = _net()
+    targets = model.trainable_variables
+    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[5, 6])
+    labels = tf.constant([0, 1, 2, 1] * 4)
+    _, _, plain = make_step(model, targets, trace_after=trace_after)(images, labels)
+    plain = [g.numpy() for g in plain]
+    norm = np.sqrt(sum((g**2).sum() for g in plain))
+    clip, penalty, scale = 0.5 * norm, 1e-2, 0.25  # a clip that binds: factor 0.5
+    step = make_step(
+        model, targets, trace_after=trace_after, network_clip=clip, param_penalty=penalty
+    )
+    _, _, grads = step(images, labels, None, tf.constant(scale))
+    for g, p, v in zip(grads, plain, targets, strict=True):
+        v = v.numpy()  # the zero-initialized biases get no penalty gradient, not NaN
+        want = scale * (0.5 * p + penalty * v / (np.linalg.norm(v) + 1e-12))
+        np.testing.assert_allclose(g.numpy(), want, rtol=1e-5, atol=1e-8)
