@@ -18,12 +18,16 @@ def _net():
     return keras.Model(x, L.Dense(3)(h))
 
 
+def _case(seed: int):
+    """A fresh network, its trainable variables, and a seeded batch of 16."""
+    model = _net()
+    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[seed, seed + 1])
+    return model, model.trainable_variables, images, tf.constant([0, 1, 2, 1] * 4)
+
+
 @pytest.mark.parametrize("trace_after", [None, 0])
 def test_forward_only_step_matches_the_training_step(trace_after):
-    model = _net()
-    targets = model.trainable_variables
-    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[1, 2])
-    labels = tf.constant([0, 1, 2, 1] * 4)
+    model, targets, images, labels = _case(1)
     loss, top1, grads = make_step(model, targets, trace_after=trace_after)(images, labels)
     forward = make_step(model, targets, trace_after=trace_after, gradients=False)
     f_loss, f_top1, f_grads = forward(images, labels)
@@ -35,10 +39,7 @@ def test_forward_only_step_matches_the_training_step(trace_after):
 
 @pytest.mark.parametrize("trace_after", [None, 0])
 def test_distilling_step_adds_the_softened_kl_term(trace_after):
-    model = _net()
-    targets = model.trainable_variables
-    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[3, 4])
-    labels = tf.constant([0, 1, 2, 1] * 4)
+    model, targets, images, labels = _case(3)
     teacher_logits = tf.random.stateless_normal([16, 3], seed=[5, 6]) * 3.0
     t, w = 3.0, 0.25
     soft = tf.nn.softmax(teacher_logits / t)
@@ -65,10 +66,7 @@ def test_distilling_step_adds_the_softened_kl_term(trace_after):
 
 @pytest.mark.parametrize("trace_after", [None, 0])
 def test_step_clips_adds_the_norm_penalty_and_scales(trace_after):
-    model = _net()
-    targets = model.trainable_variables
-    images = tf.random.stateless_normal([16, 8, 8, 3], seed=[5, 6])
-    labels = tf.constant([0, 1, 2, 1] * 4)
+    model, targets, images, labels = _case(5)
     _, _, plain = make_step(model, targets, trace_after=trace_after)(images, labels)
     plain = [g.numpy() for g in plain]
     norm = np.sqrt(sum((g**2).sum() for g in plain))
