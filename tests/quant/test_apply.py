@@ -75,7 +75,7 @@ def assert_same_quantized(fast: keras.Model, reference: keras.Model, side: int =
         (conv_bn_model, {"bits": 4}),  # residual, separable conv split, BN fusions
         (merges_model, {"bits": (4, 8)}),  # concatenation transforms, standalone BN
         (repeated_input_model, {"bits": 2}),
-        (nested_model, {"bits": {"default": 4, "conv1": 8}, "first_last_bits": 8}),
+        (nested_model, {"bits": {"default": 4, "stem/conv": 8}, "first_last_bits": 8}),
     ],
     ids=["sequential", "residual", "merges", "repeated", "nested-policy"],
 )
