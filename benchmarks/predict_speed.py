@@ -1,81 +1,127 @@
-"""Benchmark: where `gq.predict` spends its time, against one QAT training step.
+"""Benchmark: where `gq.predict` spends its time, per stage, on both quantize paths.
 
-For MobileNetV2 and ResNet50 (32×32, 10 classes) with the default GHN
-configuration: seconds in graph building, GHN forward, quantize-wrapping and
-injection (warm: second call), peak memory, and one QAT training step of the
-same quantize-aware model on a 64-image batch. Also the default GHN's size.
-Run: `.venv/bin/python benchmarks/predict_speed.py`.
+A warm process (TensorFlow imported, the bundled `cifar10` GHN loaded, one
+unrelated model already predicted) predicts W4A4 parameters, with no
+calibration, for architectures it has not predicted before: a small
+hand-written residual CNN, MobileNetV2 and ResNet50 (32×32, 10 classes).
+Per model: seconds in graph building, the GHN forward, quantize (tfmot wrap)
+and injection, for `gq.quantize` (`ghnq_tf.quant.apply`) and for tfmot's own
+`quantize_annotate_model` + `quantize_apply` (`tfmot_quantize`, the path
+`gq.quantize` is tested equal to), then `gq.predict` with the default
+calibration (256 images: 8 batches of 32) on a second copy of the model.
+`--fresh` also times a new process's first `gq.predict(MobileNetV2)`,
+imports and GHN loading included.
+Run: `.venv/bin/python benchmarks/predict_speed.py [--fresh]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import resource
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
 from _common import save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
-from ghnq_tf._keras import keras, tf  # noqa: E402
+from ghnq_tf._keras import keras  # noqa: E402
 from ghnq_tf.prediction.predict import predict_many  # noqa: E402
+from ghnq_tf.quant.quantize import tfmot_quantize  # noqa: E402
+
+L = keras.layers
+TARGETS = {"MobileNetV2": 1.5, "ResNet50": 3.0}  # issue 33, seconds without calibration
+
+FRESH = """
+import time
+start = time.perf_counter()
+import ghnq_tf as gq
+from ghnq_tf._keras import keras
+model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), weights=None, classes=10)
+built = time.perf_counter()
+gq.predict(model, bits=4)
+print(f"{built - start:.3f} {time.perf_counter() - built:.3f}")
+"""
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+def small_cnn(name: str = "small_cnn", widths: tuple[int, ...] = (16, 32, 64)) -> keras.Model:
+    """A 3-stage ResNet-like CNN (conv-BN-ReLU, residual 1×1 shortcuts)."""
+    x = inputs = keras.Input((32, 32, 3))
+    for f in widths:
+        y = L.ReLU()(L.BatchNormalization()(L.Conv2D(f, 3, padding="same", use_bias=False)(x)))
+        y = L.BatchNormalization()(L.Conv2D(f, 3, padding="same", use_bias=False)(y))
+        s = L.BatchNormalization()(L.Conv2D(f, 1, use_bias=False)(x))
+        x = L.MaxPooling2D()(L.ReLU()(L.Add()([y, s])))
+    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)), name=name)
+
+
+def _build(name: str) -> keras.Model:
+    if name == "small_cnn":
+        return small_cnn()
+    return getattr(keras.applications, name)(input_shape=(32, 32, 3), weights=None, classes=10)
+
+
+def _fresh_process() -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-c", FRESH], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return {"imports_and_build_s": float(out[-2]), "first_predict_s": float(out[-1])}
 
 
 def main() -> None:
-    ghn = gq.GHN().build_all()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "ghn.keras")
-        ghn.save(path)
-        checkpoint_bytes = os.path.getsize(path)
-    figures = {
-        "ghn_config": ghn.get_config(),
-        "ghn_parameters": int(ghn.count_params()),
-        "ghn_checkpoint_bytes": checkpoint_bytes,
-    }
-    print(
-        f"default GHN: {figures['ghn_parameters']:,} parameters, "
-        f"{checkpoint_bytes / 1e6:.2f} MB checkpoint"
-    )
-    images = tf.random.stateless_normal([64, 32, 32, 3], seed=[0, 0])
-    labels = tf.random.stateless_uniform([64], seed=[0, 1], maxval=10, dtype=tf.int32)
-    for name in ("MobileNetV2", "ResNet50"):
-        model = getattr(keras.applications, name)(input_shape=(32, 32, 3), weights=None, classes=10)
-        predict_many([model], bits=4, ghn=ghn)  # warm-up: traces, caches
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="also time a fresh process")
+    parser.add_argument("--models", nargs="+", default=["small_cnn", "MobileNetV2", "ResNet50"])
+    parser.add_argument("--output", default="predict_speed", help="results/<output>.json")
+    args = parser.parse_args()
+
+    ghn = gq.GHN.from_pretrained("cifar10")
+    predict_many([small_cnn("warm_up", (8, 16))], bits=4, ghn=ghn)  # an unrelated model
+    calibration = np.random.default_rng(0).normal(size=(256, 32, 32, 3)).astype("float32")
+    figures: dict[str, object] = {"ghn": "cifar10", "bits": 4, "targets_s": TARGETS}
+    figures["load_average_at_start"] = round(os.getloadavg()[0], 1)  # other jobs on the cores
+    for name in args.models:
+        model = _build(name)
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        (qmodel,) = predict_many([model], bits=4, ghn=ghn, timings=timings)
+        predict_many([model], bits=4, ghn=ghn, timings=timings)
         total = time.perf_counter() - start
-        qmodel.compile(
-            optimizer=keras.optimizers.SGD(0.01),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-        )
-        qmodel.train_on_batch(images, labels)  # trace
         start = time.perf_counter()
-        for _ in range(3):
-            qmodel.train_on_batch(images, labels)
-        qat_step = (time.perf_counter() - start) / 3
-        row = {
-            "predict_total_s": round(total, 3),
-            **{f"{k}_s": round(v, 3) for k, v in timings.items()},
-            "ghn_share": round(timings["ghn"] / total, 3),
-            "qat_train_step_s_batch64": round(qat_step, 3),
-            "peak_rss_mb": round(_peak_mb(), 1),
-        }
-        figures[name] = row
-        print(
-            f"{name}: predict {total:.2f} s = graph {timings['graph']:.2f} + GHN "
-            f"{timings['ghn']:.2f} ({row['ghn_share']:.0%}) + quantize "
-            f"{timings['quantize']:.2f} + inject {timings['inject']:.3f}; one QAT step "
-            f"(batch 64) {qat_step:.2f} s; peak RSS {row['peak_rss_mb']:.0f} MB"
+        tfmot_quantize(model, bits=4)
+        tfmot_wrap = time.perf_counter() - start
+        old_total = total - timings["quantize"] + tfmot_wrap
+        calibrated: dict[str, float] = {}
+        start = time.perf_counter()
+        predict_many(
+            [_build(name)], bits=4, ghn=ghn, calibration_data=calibration, timings=calibrated
         )
-    save("predict_speed", figures)
+        with_calibration = time.perf_counter() - start
+        figures[name] = {
+            "predict_s": round(total, 3),
+            **{f"{k}_s": round(v, 3) for k, v in timings.items()},
+            "tfmot_annotate_apply_quantize_s": round(tfmot_wrap, 3),
+            "predict_with_tfmot_annotate_apply_s": round(old_total, 3),
+            "predict_calibrated_s": round(with_calibration, 3),
+            "calibrate_s": round(calibrated["calibrate"], 3),
+        }
+        stages = " + ".join(f"{k} {v:.2f}" for k, v in timings.items())
+        print(
+            f"{name}: predict {total:.2f} s = {stages}; tfmot annotate+apply quantize "
+            f"{tfmot_wrap:.2f} s (predict {old_total:.2f} s); with default calibration "
+            f"{with_calibration:.2f} s (calibrate {calibrated['calibrate']:.2f})",
+            flush=True,
+        )
+    if args.fresh:
+        figures["fresh_process_MobileNetV2"] = fresh = _fresh_process()
+        print(
+            f"fresh process: imports + build {fresh['imports_and_build_s']:.2f} s, "
+            f"first gq.predict(MobileNetV2) {fresh['first_predict_s']:.2f} s"
+        )
+    figures["load_average_at_end"] = round(os.getloadavg()[0], 1)
+    save(args.output, figures)
 
 
 if __name__ == "__main__":

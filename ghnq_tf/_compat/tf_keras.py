@@ -38,6 +38,11 @@ def inbound_nodes(layer: Any) -> list[Any]:
     return layer._inbound_nodes
 
 
+def outbound_nodes(layer: Any) -> list[Any]:
+    """The Keras nodes in which `layer`'s outputs are consumed."""
+    return layer._outbound_nodes
+
+
 def is_keras_tensor(value: Any) -> bool:
     """True for a symbolic tensor of a functional model (it has a Keras history)."""
     return hasattr(value, "_keras_history")
@@ -55,5 +60,6 @@ __all__ = [
     "is_keras_tensor",
     "nested_outputs",
     "nodes_by_depth",
+    "outbound_nodes",
     "producing_layer",
 ]

@@ -17,6 +17,7 @@ import tensorflow_model_optimization as tfmot
 from ghnq_tf._compat.tf_keras import is_graph_network
 from ghnq_tf._keras import check_tf_keras_model, keras, tf
 from ghnq_tf.quant import configs as qconfigs
+from ghnq_tf.quant.apply import quantize_all
 from ghnq_tf.quant.bits import check_first_last_bits, parse_bits
 from ghnq_tf.quant.canonical import build_canonical, make_plan, needs_rebuild, nodes
 from ghnq_tf.quant.layers import check_supported
@@ -89,6 +90,38 @@ def quantize(
         qmodel = quantize(keras.applications.MobileNetV2(
             input_shape=(32, 32, 3), weights=None, classes=10), bits=4)
     """
+    flat, scheme = _prepare(model, bits=bits, first_last_bits=first_last_bits)
+    with quantize_scope():
+        qmodel = quantize_all(flat, scheme)
+    _check_wiring(flat, qmodel)
+    return qmodel
+
+
+def tfmot_quantize(
+    model: keras.Model, *, bits: Any = 8, first_last_bits: int | None = None
+) -> keras.Model:
+    """`quantize` through tfmot's public `quantize_annotate_model` + `quantize_apply`.
+
+    The reference `quantize` is tested against (same model, variables,
+    outputs and TFLite bytes) and `benchmarks/predict_speed.py` times: tfmot
+    clones the model three more times on this path (see
+    `ghnq_tf.quant.apply`). Same arguments and result as `quantize`.
+
+    Example:
+        qmodel = tfmot_quantize(model, bits=4)
+    """
+    flat, scheme = _prepare(model, bits=bits, first_last_bits=first_last_bits)
+    with quantize_scope():
+        annotated = _tfmot_keras.quantize_annotate_model(flat)
+        qmodel = _tfmot_keras.quantize_apply(annotated, scheme=scheme)
+    _check_wiring(flat, qmodel)
+    return qmodel
+
+
+def _prepare(
+    model: keras.Model, *, bits: Any, first_last_bits: int | None
+) -> tuple[keras.Model, PolicyQuantizeScheme]:
+    """Checks the arguments; returns the flat model tfmot quantizes and its scheme."""
     model = check_tf_keras_model(model)
     spec = parse_bits(bits)
     first_last_bits = check_first_last_bits(first_last_bits)
@@ -99,11 +132,7 @@ def quantize(
 
     flat = build_canonical(model)[0] if needs_rebuild(model) else model
     policy = resolve_policy(flat, plan, spec, first_last_bits=first_last_bits, model=model)
-    with quantize_scope():
-        annotated = _tfmot_keras.quantize_annotate_model(flat)
-        qmodel = _tfmot_keras.quantize_apply(annotated, scheme=PolicyQuantizeScheme(policy))
-    _check_wiring(flat, qmodel)
-    return qmodel
+    return flat, PolicyQuantizeScheme(policy)
 
 
 def _is_quantize_layer(layer: Any) -> bool:
