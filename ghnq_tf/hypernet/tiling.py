@@ -24,7 +24,7 @@ function the GHN predicted.
 
 A weight quantizer hides noise smaller than its step: at 4 bits a per-channel
 step is about a third of the kernel's RMS, so GHN-3's float `beta` of 1e-5
-leaves the quantized copies identical (see docs/training.md for the values
+leaves the quantized copies identical (see docs/finetuning.md for the values
 measured at W4A4).
 
 With `orthogonalize=True` each tiled kernel is then replaced by the
@@ -89,7 +89,7 @@ def channel_correlation_spread(kernel: np.ndarray) -> float:
 
     Example:
         >>> round(channel_correlation_spread(np.eye(4)[None, None]), 3)
-        0.433
+        0.577
     """
     kernel = np.asarray(kernel, np.float64)
     axis = -1 if kernel.shape[-1] > 1 else -2
