@@ -167,7 +167,9 @@ def main() -> None:
     load = gq.GHN.load if args.ghn.endswith(".keras") else gq.GHN.from_pretrained
     ghn = load(args.ghn)
     name, size = local_data(args.data), args.image_size
-    fit_split, score_split = ("train[:-2000]", "train[-2000:]") if args.holdout else ("train", "test")
+    fit_split, score_split = (
+        ("train[:-2000]", "train[-2000:]") if args.holdout else ("train", "test")
+    )
     calibration = gq.data.load(name, fit_split, batch_size=64, image_size=size, seed=args.seed)
     test = gq.data.load(name, score_split, batch_size=500, image_size=size, limit=args.limit)
     recipes = {

@@ -9,8 +9,8 @@ from typing import Any
 from ghnq_tf._keras import check_tf_keras_model, keras
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.hypernet import init_scale
-from ghnq_tf.hypernet.tiling import break_tiling
 from ghnq_tf.hypernet.ghn import GHN
+from ghnq_tf.hypernet.tiling import break_tiling
 from ghnq_tf.prediction.mixed import predict_policy_params
 from ghnq_tf.quant.bits import parse_bits
 from ghnq_tf.quant.calibrate import calibrate

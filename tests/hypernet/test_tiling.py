@@ -95,7 +95,9 @@ def test_noise_is_seeded_and_scaled_by_beta(predicted):
 def test_orthogonalize_keeps_scale_and_makes_channels_orthogonal(predicted):
     graph, raw = predicted
     index = [ref.layer[-1] for ref in graph.params].index("pw")
-    out = np.asarray(break_tiling(graph, raw, channels=CHANNELS, beta=0.0, orthogonalize=True)[index])
+    out = np.asarray(
+        break_tiling(graph, raw, channels=CHANNELS, beta=0.0, orthogonalize=True)[index]
+    )
     matrix = out.reshape(-1, out.shape[-1])  # [16 in, 12 out]: orthogonal columns
     gram = matrix.T @ matrix
     np.testing.assert_allclose(gram, np.diag(np.diag(gram)), atol=1e-5)
