@@ -10,6 +10,7 @@ from ghnq_tf._keras import check_tf_keras_model, keras
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
+from ghnq_tf.hypernet.tiling import break_tiling
 from ghnq_tf.prediction.mixed import predict_policy_params
 from ghnq_tf.quant.bits import parse_bits
 from ghnq_tf.quant.calibrate import calibrate
@@ -59,6 +60,16 @@ def resolve_ghn(ghn: GHN | str | None, bits: Any = 4) -> GHN:
     return ghn
 
 
+def check_tiling_noise(tiling_noise: Any) -> float:
+    """`tiling_noise` if it is a finite number >= 0, else a ValueError."""
+    ok = isinstance(tiling_noise, (int, float)) and not isinstance(tiling_noise, bool)
+    if not ok or not 0 <= tiling_noise < float("inf"):
+        raise ValueError(
+            f"`tiling_noise` must be a finite number >= 0. Received: tiling_noise={tiling_noise!r}"
+        )
+    return float(tiling_noise)
+
+
 def predict_many(
     models: Sequence[keras.Model],
     *,
@@ -68,6 +79,9 @@ def predict_many(
     calibration_steps: int | None = 8,
     calibration_ranges: str = "mse",
     match_init_scale: bool = True,
+    tiling_noise: float = 0.0,
+    orthogonalize: bool = False,
+    seed: int | None = None,
     timings: dict[str, float] | None = None,
 ) -> list[keras.Model]:
     """Predicts parameters for several models in one GHN call.
@@ -90,6 +104,13 @@ def predict_many(
             The calibrated model computes the same function; fine-tuning
             then moves those kernels at the rate it moves Keras-initialized
             ones instead of several times faster.
+        tiling_noise: `beta` of `ghnq_tf.hypernet.tiling.break_tiling`:
+            Gaussian noise on the channel copies the decoder tiles into
+            layers wider than `ghn.channels` (classifier untouched), so that
+            fine-tuning can separate them. 0 (the default) adds none.
+        orthogonalize: replace each tiled hidden kernel by its QR orthogonal
+            factor at its own scale (after the noise).
+        seed: seed of `tiling_noise` (None: a fresh one each call).
         timings: if a dict is given, seconds spent per stage are added to it
             (`graph`, `ghn`, `quantize`, `inject`, `calibrate`).
 
@@ -102,6 +123,7 @@ def predict_many(
         raise ValueError("`models` must hold at least one model. Received: models=[]")
     ghn_bits(bits)  # validates `bits` before any work
     check_ranges(calibration_ranges)
+    check_tiling_noise(tiling_noise)
     ghn = resolve_ghn(ghn, bits)
     clock = timings if timings is not None else {}
 
@@ -121,6 +143,15 @@ def predict_many(
         start = lap("quantize", start)
         if match_init_scale:
             tensors = init_scale.match_init_scale(model, graph, tensors)
+        if tiling_noise or orthogonalize:
+            tensors = break_tiling(
+                graph,
+                tensors,
+                channels=ghn.channels,
+                beta=tiling_noise,
+                orthogonalize=orthogonalize,
+                seed=seed,
+            )
         inject(target_list(qmodel, model, graph), tensors)
         start = lap("inject", start)
         if calibration_data is not None:
@@ -139,6 +170,9 @@ def predict(
     calibration_steps: int | None = 8,
     calibration_ranges: str = "mse",
     match_init_scale: bool = True,
+    tiling_noise: float = 0.0,
+    orthogonalize: bool = False,
+    seed: int | None = None,
 ) -> keras.Model:
     """Predicts all parameters of `model` for `bits`-bit quantization.
 
@@ -164,6 +198,11 @@ def predict(
             divides out to the model's own (Keras-initialized) scale: the
             calibrated function is unchanged and `model.fit` fine-tunes them
             at the usual rate (see `predict_many`).
+        tiling_noise: noise on the channel copies of layers wider than the
+            GHN's maximal tensor, relative to each kernel's scale (see
+            `ghnq_tf.hypernet.tiling`); 0 (default) adds none.
+        orthogonalize: replace each tiled hidden kernel by its QR factor.
+        seed: seed of `tiling_noise` (None: a fresh one each call).
 
     Returns:
         A new tfmot quantize-aware model (as `gq.quantize` makes) holding the
@@ -177,4 +216,7 @@ def predict(
         calibration_steps=calibration_steps,
         calibration_ranges=calibration_ranges,
         match_init_scale=match_init_scale,
+        tiling_noise=tiling_noise,
+        orthogonalize=orthogonalize,
+        seed=seed,
     )[0]
