@@ -22,7 +22,8 @@ Example:
     zoo = search_space.split("zoo")                 # 500 block-family networks
 """
 
-from ghnq_tf.search_space.blocks import BLOCKS, BlocksSpace
+from ghnq_tf.search_space.blocks import BLOCKS
+from ghnq_tf.search_space.blocks_sampling import BlocksSpace
 from ghnq_tf.search_space.builder import build
 from ghnq_tf.search_space.cost import macs
 from ghnq_tf.search_space.ops import OPS

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ghnq_tf.search_space.blocks import cost as blocks_cost
+from ghnq_tf.search_space.blocks_cost import cost as blocks_cost
 from ghnq_tf.search_space.ops import SKIP
 
 

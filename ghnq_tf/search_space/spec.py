@@ -40,7 +40,7 @@ from typing import Any
 
 from ghnq_tf.search_space import blocks
 from ghnq_tf.search_space._rng import SplitMix64
-from ghnq_tf.search_space.blocks import BlocksSpace
+from ghnq_tf.search_space.blocks_sampling import BlocksSpace, sample_one
 from ghnq_tf.search_space.cost import macs
 from ghnq_tf.search_space.ops import EDGE_OPS, NONE, OPS
 
@@ -210,7 +210,7 @@ def _sample_genotype(rng: SplitMix64, num_nodes: int, space: Space) -> list[list
 def _sample_one(rng: SplitMix64, space: Space | BlocksSpace) -> dict[str, Any]:
     if isinstance(space, BlocksSpace):
         for _ in range(_MAX_REDRAWS):
-            spec = blocks.sample_one(rng, space)
+            spec = sample_one(rng, space)
             if spec is not None:
                 return spec
         raise _too_many_redraws("networks", space)

@@ -15,9 +15,9 @@ from ghnq_tf.search_space.blocks import (
     BLOCK_KEYS,
     BLOCKS,
     STAGE_KEYS,
-    BlocksSpace,
-    cost,
 )
+from ghnq_tf.search_space.blocks_cost import cost
+from ghnq_tf.search_space.blocks_sampling import BlocksSpace
 from ghnq_tf.search_space.summary import model_stats, num_units
 
 # Every block kind once, with every option: separable + dilated convs, SE with
