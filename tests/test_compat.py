@@ -47,6 +47,8 @@ def test_tensorflow_internals():
         assert hasattr(tf_compat.distribute_lib, name), name
     with tf_compat.default_replica_mode():
         pass
+    assert tf_compat.smart_cond(True, lambda: 1, lambda: 2) == 1
+    assert tf_compat.smart_cond(False, lambda: 1, lambda: 2) == 2
 
 
 def test_tf_keras_internals():

@@ -1,4 +1,4 @@
-"""Private TensorFlow internals: variable creation, replica modes, symbol lookup."""
+"""Private TensorFlow internals: variable creation, replica modes, symbol lookup, smart_cond."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from tensorflow.python.distribute import distribute_lib
+from tensorflow.python.framework import smart_cond as _smart_cond_lib
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.util.tf_export import get_symbol_from_name
 
@@ -16,6 +17,9 @@ ResourceVariable = require(resource_variable_ops, "ResourceVariable", package=_P
 _push_mode = require(distribute_lib, "_push_per_thread_mode", package=_PACKAGE)
 _pop_mode = require(distribute_lib, "_pop_per_thread_mode", package=_PACKAGE)
 _default_replica_mode = require(distribute_lib, "_get_default_replica_mode", package=_PACKAGE)
+#: `tf.cond` that runs only the taken branch when the predicate is a Python
+#: bool or a constant (Keras' `training` flag), as tfmot's quantizers need.
+smart_cond = require(_smart_cond_lib, "smart_cond", package=_PACKAGE)
 
 
 @contextlib.contextmanager
@@ -34,4 +38,5 @@ __all__ = [
     "distribute_lib",
     "get_symbol_from_name",
     "resource_variable_ops",
+    "smart_cond",
 ]

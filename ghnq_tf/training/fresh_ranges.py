@@ -27,6 +27,7 @@ from typing import Any
 
 import tensorflow_model_optimization as tfmot
 
+from ghnq_tf._compat.tensorflow import smart_cond
 from ghnq_tf._compat.tfmot import MovingAvgQuantize
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.mse_ranges import MSERangeQuantizer, quantizer_flags
@@ -73,7 +74,7 @@ class FreshRangeQuantizer(_MovingAverageQuantizer):
             max_var.assign(tf.fill(tf.shape(max_var), high))
             return tf.constant(True)
 
-        tf.__internal__.smart_cond.smart_cond(training, reset, lambda: tf.constant(False))
+        smart_cond(training, reset, lambda: tf.constant(False))
         return MovingAvgQuantize(
             inputs,
             min_var,
