@@ -103,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
     run = train(config, verbose=2)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # A resumed run's training CPU is summed over its processes in metrics.json.
+    epochs = json.loads((out / "metrics.json").read_text()).get("epochs", [])
+    train_cpu = max(train_cpu, float(epochs[-1].get("cpu_seconds", 0.0)) if epochs else 0.0)
+    score_cpu = time.process_time()
     val = score("val", args.num_archs, (4, 8))
+    score_cpu = time.process_time() - score_cpu
     zoo_cpu = time.process_time()
     zoo = score("zoo_val", args.zoo_archs, (4,))
     zoo_cpu = time.process_time() - zoo_cpu
@@ -124,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "minutes": (time.perf_counter() - wall) / 60,
         # The CPU of training and the val score: the zoo_val score is reported
         # apart so ideas stay comparable with records made before it existed.
-        "cpu_minutes": (time.process_time() - cpu - zoo_cpu) / 60,
+        "cpu_minutes": (train_cpu + score_cpu) / 60,
         "zoo_cpu_minutes": zoo_cpu / 60,
         "threads": args.threads,
         "val_history": run["history"].get("val_accuracy"),
