@@ -60,6 +60,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ghnq_tf.search_space._checks import is_int
+
 FAMILY = "blocks"
 BLOCKS_VERSION = 1
 
@@ -99,10 +101,6 @@ GROWTHS: tuple[int, ...] = (8, 12, 16, 24)
 MAX_STAGES = 6
 MAX_WIDTH = 512
 MAX_DEPTH = 8
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def se_channels(channels: int) -> int:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ghnq_tf.search_space._checks import (
+    check_min_max,
+    check_optional_limit,
+    check_probability,
+    is_int,
+)
 from ghnq_tf.search_space._rng import SplitMix64
 from ghnq_tf.search_space.blocks import (
     BLOCK_KEYS,
@@ -16,7 +22,6 @@ from ghnq_tf.search_space.blocks import (
     MAX_DEPTH,
     MAX_STAGES,
     MAX_WIDTH,
-    is_int,
 )
 from ghnq_tf.search_space.blocks_cost import cost
 
@@ -63,18 +68,7 @@ class BlocksSpace:
     max_params: int | None = 2_000_000
 
     def __post_init__(self) -> None:
-        for key in ("num_stages", "depth"):
-            low_high = getattr(self, key)
-            if (
-                not isinstance(low_high, tuple)
-                or len(low_high) != 2
-                or not all(is_int(v) and v >= 1 for v in low_high)
-                or low_high[0] > low_high[1]
-            ):
-                raise ValueError(
-                    f"`{key}` must be a (min, max) tuple of positive ints with min <= max. "
-                    f"Received: {key}={low_high!r}"
-                )
+        check_min_max(self, "num_stages", "depth")
         if self.num_stages[1] > MAX_STAGES or self.depth[1] > MAX_DEPTH:
             raise ValueError(
                 f"`num_stages` and `depth` must be at most {MAX_STAGES} and {MAX_DEPTH}. "
@@ -100,16 +94,8 @@ class BlocksSpace:
             raise ValueError(
                 f"`blocks` must be a non-empty subset of {BLOCKS}. Received: blocks={self.blocks!r}"
             )
-        for key in ("mixed_prob", "downsample_prob", "bn_prob"):
-            value = getattr(self, key)
-            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"`{key}` must be in [0, 1]. Received: {key}={value!r}")
-        for key in ("max_macs", "max_params"):
-            value = getattr(self, key)
-            if value is not None and (not is_int(value) or value < 0):
-                raise ValueError(
-                    f"`{key}` must be None or a non-negative int. Received: {key}={value!r}"
-                )
+        check_probability(self, "mixed_prob", "downsample_prob", "bn_prob")
+        check_optional_limit(self, "max_macs", "max_params")
 
 
 def _weighted(rng: SplitMix64, choices: tuple[tuple[Any, float], ...]) -> Any:

@@ -30,9 +30,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ghnq_tf._keras import keras, tf
+from ghnq_tf.search_space._checks import is_int
 from ghnq_tf.search_space.blocks_builder import build_blocks
 from ghnq_tf.search_space.ops import apply_op, relu_conv_bn
-from ghnq_tf.search_space.spec import is_int, spec_hash
+from ghnq_tf.search_space.spec import spec_hash
 
 
 def _cell(

@@ -39,6 +39,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ghnq_tf.search_space import blocks
+from ghnq_tf.search_space._checks import (
+    check_min_max,
+    check_optional_limit,
+    check_probability,
+    is_int,
+)
 from ghnq_tf.search_space._rng import SplitMix64
 from ghnq_tf.search_space.blocks_sampling import BlocksSpace, sample_one
 from ghnq_tf.search_space.cost import macs
@@ -56,10 +62,6 @@ SPEC_KEYS: tuple[str, ...] = (
     "reductions",
 )
 MAX_INPUTS_PER_NODE = 2
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,18 +97,7 @@ class Space:
     max_macs: int | None = 300_000_000
 
     def __post_init__(self) -> None:
-        for key in ("width", "num_cells", "num_nodes"):
-            low_high = getattr(self, key)
-            if (
-                not isinstance(low_high, tuple)
-                or len(low_high) != 2
-                or not all(is_int(v) and v >= 1 for v in low_high)
-                or low_high[0] > low_high[1]
-            ):
-                raise ValueError(
-                    f"`{key}` must be a (min, max) tuple of positive ints with min <= max. "
-                    f"Received: {key}={low_high!r}"
-                )
+        check_min_max(self, "width", "num_cells", "num_nodes")
         if self.num_cells[0] < 2:
             raise ValueError(
                 "`num_cells` must start at 2 or more (two reduction cells). "
@@ -121,14 +112,8 @@ class Space:
                 f"No multiple of `width_step` lies in `width`. Received: width={self.width!r}, "
                 f"width_step={self.width_step!r}"
             )
-        if not isinstance(self.bn_prob, int | float) or not 0.0 <= self.bn_prob <= 1.0:
-            raise ValueError(f"`bn_prob` must be in [0, 1]. Received: bn_prob={self.bn_prob!r}")
-        for key in ("max_conv_5x5", "max_macs"):
-            value = getattr(self, key)
-            if value is not None and (not is_int(value) or value < 0):
-                raise ValueError(
-                    f"`{key}` must be None or a non-negative int. Received: {key}={value!r}"
-                )
+        check_probability(self, "bn_prob")
+        check_optional_limit(self, "max_conv_5x5", "max_macs")
         bad = [op for op in self.ops if op not in OPS]
         if bad or not any(op != NONE for op in self.ops):
             raise ValueError(

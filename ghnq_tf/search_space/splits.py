@@ -31,7 +31,8 @@ import copy
 import functools
 from typing import Any
 
-from ghnq_tf.search_space.spec import is_int, sample, spec_hash
+from ghnq_tf.search_space._checks import is_int
+from ghnq_tf.search_space.spec import sample, spec_hash
 
 SPLIT_NAMES: tuple[str, ...] = (
     "train",
