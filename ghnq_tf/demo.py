@@ -17,7 +17,7 @@ from typing import Any
 from ghnq_tf._keras import keras
 
 DEMO_GHN = "digits"
-DEMO_SIDE = 16  # the digits GHN trains on 16×16 digits (configs/digits_w4a4.yaml)
+DEMO_SIDE = 16  # the digits GHN trains on 16×16 digits (configs/digits.yaml)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
