@@ -100,6 +100,19 @@ def channel_correlation_spread(kernel: np.ndarray) -> float:
     return float(np.std(np.corrcoef(rows)))
 
 
+def check_noise_scale(value: Any, *, name: str = "beta") -> float:
+    """`value` as a float if it is a finite number >= 0 (not a bool), else a ValueError.
+
+    Example:
+        >>> check_noise_scale(0.1)
+        0.1
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not 0 <= value < float("inf"):
+        raise ValueError(f"`{name}` must be a finite number >= 0. Received: {name}={value!r}")
+    return float(value)
+
+
 def _orthogonal(kernel: np.ndarray) -> np.ndarray:
     """The QR orthogonal factor of `kernel` as a [fan_in, out] matrix, at its RMS."""
     matrix = kernel.reshape(-1, kernel.shape[-1])
@@ -149,8 +162,7 @@ def break_tiling(
     Example:
         tensors = break_tiling(graph, tensors, channels=64, beta=0.1, seed=0)
     """
-    if not isinstance(beta, (int, float)) or not np.isfinite(beta) or beta < 0:
-        raise ValueError(f"`beta` must be a finite number >= 0. Received: beta={beta!r}")
+    check_noise_scale(beta)
     if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
         raise ValueError(f"`channels` must be a positive int. Received: channels={channels!r}")
     if len(tensors) != len(graph.params):
@@ -179,4 +191,4 @@ def break_tiling(
     return result
 
 
-__all__ = ["break_tiling", "channel_correlation_spread", "copies_mask"]
+__all__ = ["break_tiling", "channel_correlation_spread", "check_noise_scale", "copies_mask"]

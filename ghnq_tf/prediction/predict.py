@@ -10,7 +10,7 @@ from ghnq_tf._keras import check_tf_keras_model, keras
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.hypernet import init_scale
 from ghnq_tf.hypernet.ghn import GHN
-from ghnq_tf.hypernet.tiling import break_tiling
+from ghnq_tf.hypernet.tiling import break_tiling, check_noise_scale
 from ghnq_tf.prediction.mixed import predict_policy_params
 from ghnq_tf.quant.bits import parse_bits
 from ghnq_tf.quant.calibrate import calibrate
@@ -58,16 +58,6 @@ def resolve_ghn(ghn: GHN | str | None, bits: Any = 4) -> GHN:
     if not isinstance(ghn, GHN):
         raise TypeError(f"`ghn` must be a gq.GHN, a pretrained name or None. Received: ghn={ghn!r}")
     return ghn
-
-
-def check_tiling_noise(tiling_noise: Any) -> float:
-    """`tiling_noise` if it is a finite number >= 0, else a ValueError."""
-    ok = isinstance(tiling_noise, (int, float)) and not isinstance(tiling_noise, bool)
-    if not ok or not 0 <= tiling_noise < float("inf"):
-        raise ValueError(
-            f"`tiling_noise` must be a finite number >= 0. Received: tiling_noise={tiling_noise!r}"
-        )
-    return float(tiling_noise)
 
 
 def predict_many(
@@ -123,7 +113,7 @@ def predict_many(
         raise ValueError("`models` must hold at least one model. Received: models=[]")
     ghn_bits(bits)  # validates `bits` before any work
     check_ranges(calibration_ranges)
-    check_tiling_noise(tiling_noise)
+    check_noise_scale(tiling_noise, name="tiling_noise")
     ghn = resolve_ghn(ghn, bits)
     clock = timings if timings is not None else {}
 
