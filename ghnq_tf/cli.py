@@ -95,7 +95,7 @@ def _cmd_bundle(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ghnq_tf.demo import run_demo
 
-    run_demo(num_archs=args.archs)
+    run_demo(**({"archs": tuple(args.archs)} if args.archs else {}))
     return 0
 
 
@@ -155,7 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     add_tune_parser(sub)
 
     demo = sub.add_parser("demo", help="run the embedded demo (no download)")
-    demo.add_argument("--archs", type=int, default=3, help="number of unseen architectures")
+    demo.add_argument(
+        "--archs",
+        type=int,
+        nargs="+",
+        default=None,
+        help="indices of `test` networks to show (default: 0 8 9, the first three with "
+        "at most 100 graph nodes)",
+    )
     demo.set_defaults(func=_cmd_demo)
     return parser
 

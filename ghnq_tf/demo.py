@@ -18,6 +18,8 @@ from ghnq_tf._keras import keras
 
 DEMO_GHN = "digits"
 DEMO_SIDE = 16  # the digits GHN trains on 16×16 digits (configs/digits.yaml)
+# The first three `test` networks with at most 100 graph nodes (92 each).
+DEMO_ARCHS = (0, 8, 9)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:
@@ -33,7 +35,10 @@ def _accuracy(qmodel: keras.Model, images: Any, labels: Any) -> float:
     return float(keras.metrics.sparse_categorical_accuracy(labels, logits).numpy().mean())
 
 
-DEMO_RANGES = "minmax"
+# Least-squares ranges, as the digits GHN trained with (`training.activation_ranges:
+# mse`): with min/max ranges its 2-bit predictions score chance.
+DEMO_RANGES = "mse"
+CALIBRATION_IMAGES = 128
 NEXT = (
     "next: python examples/cifar10.py --limit 2000  (predict, evaluate, fine-tune and "
     "export a CIFAR-10 network)"
@@ -58,18 +63,43 @@ def _bundled_ghn() -> Any:
         return None
 
 
+def _check_archs(archs: Any, size: int) -> tuple[int, ...]:
+    archs = tuple(archs) if isinstance(archs, (list, tuple)) else (archs,)
+    if not archs or any(not isinstance(i, int) or isinstance(i, bool) for i in archs):
+        raise ValueError(
+            f"`archs` must be a non-empty sequence of `test` network indices. "
+            f"Received: archs={archs!r}"
+        )
+    wrong = [i for i in archs if not 0 <= i < size]
+    if wrong:
+        raise ValueError(
+            f"`archs` must be indices of the `test` split, in 0..{size - 1}. "
+            f"Received: archs={archs!r}"
+        )
+    return archs
+
+
 def run_demo(
-    *, num_archs: int = 3, bits: tuple[int, ...] = (8, 4, 2), seed: int = 0
+    *, archs: tuple[int, ...] = DEMO_ARCHS, bits: tuple[int, ...] = (8, 4, 2), seed: int = 0
 ) -> dict[str, Any]:
     """Runs the demo and prints what it did; returns the figures it printed.
 
     Args:
-        num_archs: how many `test` architectures.
+        archs: indices of the `test` networks to show (the default: the first
+            three with at most 100 graph nodes, which keeps `make demo` short:
+            tfmot's wrap, eager calibration and TFLite conversion all take
+            time in proportion to the layers).
         bits: the bitwidths, each for weights and activations.
         seed: architecture `i` is built under
             `keras.utils.set_random_seed(seed * 1_000_003 + i)`, as `gq.evaluate`
             does, so the random-init column repeats from run to run. The global
             seeds are left changed.
+
+    Raises:
+        ValueError: when `archs` holds anything but indices of the `test` split.
+
+    Example:
+        run_demo(archs=(0,), bits=(8, 2))
     """
     import ghnq_tf as gq
     from ghnq_tf.quant.calibrate import Calibrator
@@ -79,45 +109,59 @@ def run_demo(
     start = time.perf_counter()
     test = gq.data.load("digits", "test", batch_size=360, image_size=DEMO_SIDE)
     images, labels = next(iter(test))
-    # The same 512 class-mixed training digits for every calibration: at 4 bits
-    # the activation ranges (and top-1) depend on which images set them.
+    # The same class-mixed training digits, one batch, for every calibration:
+    # at 4 bits the activation ranges (and top-1) depend on which images set them.
     calibration = gq.data.load(
-        "digits", "train", batch_size=128, image_size=DEMO_SIDE, limit=512, shuffle=False
+        "digits",
+        "train",
+        batch_size=CALIBRATION_IMAGES,
+        image_size=DEMO_SIDE,
+        limit=CALIBRATION_IMAGES,
+        shuffle=False,
     )
     ghn = _bundled_ghn()
     print(
         f"data: embedded digits ({DEMO_SIDE}x{DEMO_SIDE}), {int(images.shape[0])} test images; "
         + (f"GHN: bundled '{DEMO_GHN}'" if ghn else "no bundled GHN yet: random init only")
     )
-    specs = gq.search_space.split("test", num_archs)
-    rows, shown, prediction_seconds, exported = [], [], [], None
-    for index, spec in enumerate(specs):
+    test_split = gq.search_space.split("test")
+    archs = _check_archs(archs, len(test_split))
+    models, graphs = [], []
+    for index in archs:
         keras.utils.set_random_seed(seed * 1_000_003 + index)
-        model = gq.search_space.build(spec, input_shape=(DEMO_SIDE, DEMO_SIDE, 3), num_classes=10)
-        graph = gq.graph_from_keras(model)
+        spec = test_split[index]
+        models.append(
+            gq.search_space.build(spec, input_shape=(DEMO_SIDE, DEMO_SIDE, 3), num_classes=10)
+        )
+        graphs.append(gq.graph_from_keras(models[-1]))
+    # The smallest network is exported: the converter's time grows with its size.
+    export_at = min(
+        range(len(models)), key=lambda i: (graphs[i].num_nodes, models[i].count_params())
+    )
+    rows, shown, prediction_seconds, exported = [], [], [], None
+    for position, (index, model, graph) in enumerate(zip(archs, models, graphs, strict=True)):
         row: list[Any] = [f"test[{index}]", f"{model.count_params():,}", graph.num_nodes]
         shown_row = list(row)  # the printed cells also say how long each prediction took
-        # One tfmot wrap per network, re-targeted to each bitwidth; the
-        # calibrator keeps its traced passes across bitwidths and methods.
-        # Min/max ranges keep the demo under 3 minutes: least squares (the
-        # default) took it from ~130 s to 301 s here, mostly in tracing.
+        # One tfmot wrap per network, re-targeted to each bitwidth. Each
+        # calibration is two eager passes over one batch: tracing them would
+        # cost more than it saves over the two calibrations per bitwidth.
         qmodel = gq.quantize(model, bits=bits[0])
-        initial, calibrator = qmodel.get_weights(), Calibrator(qmodel)
+        initial, calibrator = qmodel.get_weights(), Calibrator(qmodel, traced=False)
         for b in bits:
             retarget(qmodel, bits=b)
             qmodel.set_weights(initial)
-            calibrator.calibrate(calibration, steps=4, ranges=DEMO_RANGES)
+            calibrator.calibrate(calibration, steps=1, ranges=DEMO_RANGES)
             row.append(f"{_accuracy(qmodel, images, labels):.1%}")
             shown_row.append(row[-1])
             if ghn is not None:
                 predict_start = time.perf_counter()
                 inject(target_list(qmodel, model, graph), ghn.predict_params(graph, bits=b)[0])
-                calibrator.calibrate(calibration, steps=4, ranges=DEMO_RANGES)
+                calibrator.calibrate(calibration, steps=1, ranges=DEMO_RANGES)
                 seconds = time.perf_counter() - predict_start
                 row[-1] = f"{row[-1]} / {_accuracy(qmodel, images, labels):.1%}"
                 shown_row[len(row) - 1] = f"{row[-1]} ({seconds:.1f} s)"
                 prediction_seconds.append(seconds)
-            if exported is None:
+            if exported is None and position == export_at:
                 exported = _export(f"test[{index}] W{b}A{b}", qmodel, calibration, images, labels)
         rows.append(row)
         shown.append(shown_row)

@@ -157,7 +157,7 @@ class GHN(keras.Model):
                 )
 
             spec = graph.spec.relax(num_components=True, num_nodes=True, num_edges=True)
-            fn = tf.function(param_states, input_signature=[spec])
+            fn = tf.function(param_states, input_signature=[spec], autograph=False)
             self._state_fns[message_passing] = fn
         return fn(graph)
 

@@ -139,3 +139,28 @@ def test_calibrator_reused_equals_fresh_calibrations_and_traces_once_per_bits():
         for mine, theirs in zip(qmodel.get_weights(), reference.get_weights(), strict=True):
             np.testing.assert_array_equal(mine, theirs)
     assert calibrator.traces == 6  # two passes, traced once per (bitwidth, ranges)
+
+
+@pytest.mark.parametrize("ranges", ["mse", "minmax"])
+def test_untraced_calibrator_matches_the_traced_one(ranges):
+    data = np.random.default_rng(0).uniform(0, 1, (64, 16, 16, 3)).astype("float32")
+    model = conv_bn_model()
+    traced, eager = quantize(model, bits=4), quantize(model, bits=4)
+    rng = np.random.default_rng(2)
+    for mine, theirs in zip(eager.trainable_weights, traced.trainable_weights, strict=True):
+        value = rng.normal(0, 0.3, mine.shape).astype("float32")
+        mine.assign(value)
+        theirs.assign(value)
+    before = eager.get_weights()
+    calibrator = Calibrator(eager, traced=False)
+    calibrator.calibrate(data, batch_size=32, ranges=ranges)
+    Calibrator(traced).calibrate(data, batch_size=32, ranges=ranges)
+    assert calibrator.traces == 0
+    changed = 0
+    for old, mine, theirs in zip(before, eager.get_weights(), traced.get_weights(), strict=True):
+        # Graph and eager kernels may differ in the last float bits.
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+        changed += not np.array_equal(old, mine)
+    assert changed > 0  # BN statistics and ranges were set
+    with pytest.raises(TypeError, match="`traced` must be a bool"):
+        Calibrator(eager, traced=1)
