@@ -117,6 +117,14 @@ def _total_seconds(result: dict[str, Any], seconds: np.ndarray) -> str:
     return f"{this_run + earlier:.0f} s ({earlier:.0f} s of it in earlier runs, resumed)"
 
 
+def _scored_images(config: dict[str, Any]) -> str:
+    """'10,000 test images', or the images of the split scored instead (a hold-out)."""
+    split = config.get("test_split", "test")
+    if split == "test":
+        return f"{config['test_images']:,} test images"
+    return f"{config['test_images']:,} images of `{split}` (not the test images)"
+
+
 def markdown(result: dict[str, Any]) -> str:
     """The Markdown report: methods × bits (mean ± std, max, #archs) and timings.
 
@@ -129,7 +137,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"# Evaluation: split `{config['split']}`, {len(archs)} architectures, {config['data']}",
         "",
-        f"Top-1 (%) on {config['test_images']:,} test images after quantization (W*b*A*b*) "
+        f"Top-1 (%) on {_scored_images(config)} after quantization (W*b*A*b*) "
         f"and calibration on {config['calibration']['steps']} shuffled training batches of "
         f"{config['calibration']['batch_size']}: mean ± std over architectures "
         f"(max); {_chance(result)}.",

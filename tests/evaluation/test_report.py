@@ -139,3 +139,11 @@ def test_markdown_marks_an_incomplete_run():
     result["complete"] = False
     assert "so far (incomplete run)" in report.markdown(result)
     assert np.isfinite(result["methods"]["ghn"][2]["std"])
+
+
+def test_markdown_names_a_held_out_split_scored_instead_of_test():
+    result = _result()
+    result["config"]["test_split"] = "train[-2000:]"
+    text = report.markdown(result)
+    assert "on 360 images of `train[-2000:]` (not the test images)" in text
+    assert "test images after quantization" not in text
