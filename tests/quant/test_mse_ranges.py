@@ -49,6 +49,31 @@ def test_per_axis_ranges_pick_per_channel():
     np.testing.assert_array_equal(lo.numpy(), -hi.numpy())
 
 
+def test_per_axis_kernel_ranges_are_each_channels_best_candidate():
+    # A conv kernel with many output channels (the shape whose search was
+    # once tiled into 32 x 64 channels): brute force per channel, eagerly.
+    w = np.random.default_rng(3).standard_t(3, size=(3, 3, 8, 64)).astype("float32")
+    lo, hi = mse_range(w, num_bits=2, per_axis=True, symmetric=True, narrow_range=True)
+    m = np.abs(w.reshape(-1, 64)).max(axis=0)
+    errors = np.stack(
+        [_error(w, -k / 32 * m, k / 32 * m, 2, True) for k in range(1, 33)]
+    )  # [candidates, channels]
+    best = (np.argmin(errors, axis=0) + 1) / 32 * m
+    np.testing.assert_allclose(hi.numpy(), best, rtol=1e-6)
+    np.testing.assert_array_equal(lo.numpy(), -hi.numpy())
+
+
+def test_search_is_traced_once_per_set_of_flags():
+    from ghnq_tf.quant.mse_ranges import _traced_search
+
+    flags = {"num_bits": 3, "per_axis": False, "symmetric": False, "narrow_range": False}
+    search = _traced_search(3, False, False, False, 32)
+    before = search.experimental_get_tracing_count()
+    for shape in [(7,), (4, 5, 6), (2, 3, 3, 9)]:
+        mse_range(np.ones(shape, "float32"), **flags)
+    assert search.experimental_get_tracing_count() - before <= 1
+
+
 def test_asymmetric_ranges_keep_zero_inside():
     x = np.abs(np.random.default_rng(2).standard_normal(3000)).astype("float32")  # ReLU-like
     lo, hi = mse_range(x, num_bits=2, per_axis=False, symmetric=False, narrow_range=False)
