@@ -95,6 +95,19 @@ def test_calibration_data_sets_batch_norm_statistics(ghn):
     assert np.all(np.isfinite(logits.numpy()))
 
 
+@pytest.mark.parametrize("steps", [2, None])
+def test_predict_calibrates_as_gq_calibrate_does(ghn, steps):
+    # A few batches run eagerly, unbounded ones traced: either way the model
+    # is the one gq.calibrate (traced) gives the same prediction.
+    images = tf.random.stateless_normal([64, 16, 16, 3], seed=[5, 6])
+    model = _net()
+    calibrated = predict(model, bits=4, ghn=ghn, calibration_data=images, calibration_steps=steps)
+    reference = gq.calibrate(predict(model, bits=4, ghn=ghn), images, steps=steps)
+    for got, want in zip(calibrated.weights, reference.weights, strict=True):
+        # BN statistics and quantizer ranges (eager and traced sums differ in the last bits)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_calibration_ranges_reach_the_quantizers(ghn):
     from ghnq_tf.quant import quantizer_sites
 
