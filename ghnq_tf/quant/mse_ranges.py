@@ -102,8 +102,9 @@ def _traced_search(
 ) -> Any:
     """`_search` for one set of flags, traced once for tensors of any shape.
 
-    Eagerly, the search's dozen ops cost about twice their arithmetic in
-    dispatch; one graph call per site halves a least-squares calibration.
+    Run eagerly, the search's ops cost about as much in dispatch as in
+    arithmetic: one graph call per site (with the per-candidate loop) took a
+    least-squares calibration of a 92-node network from 2.9 s to 1.3 s.
     """
     return tf.function(
         functools.partial(
@@ -133,8 +134,8 @@ def mse_range(
     Candidates are ``k / num_candidates * [lo, hi]`` for k = 1..num_candidates,
     where [lo, hi] is tfmot's last-value range (per channel of the last axis
     when `per_axis`, else per tensor; symmetric: ``[-max|x|, max|x|]``).
-    The search runs as one traced graph per set of flags (the same numbers
-    as running its ops eagerly, tested).
+    The search runs as one traced graph per set of flags (tested against
+    an eager brute-force search over the same candidates).
 
     Args:
         inputs: the tensor to quantize.
