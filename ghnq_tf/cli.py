@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help="indices of `test` networks to show (default: 0 8 9, the first three with "
+        help="indices of `test` networks to show (default: 0 8, the first two with "
         "at most 100 graph nodes)",
     )
     demo.set_defaults(func=_cmd_demo)
