@@ -11,6 +11,13 @@ and injection, for `gq.quantize` (`ghnq_tf.quant.apply`) and for tfmot's own
 calibration (256 images: 8 batches of 32) on a second copy of the model.
 `--fresh` also times a new process's first `gq.predict(MobileNetV2)`,
 imports and GHN loading included.
+
+The floor: rebuilding the float model from its config
+(`keras.Model.from_config`, no quantization) is the least that any path
+returning a new tf_keras model of these layers pays (a quantize-aware model
+has the same layers, each wrapped, and about 2.5× the variables). Graph +
+GHN + inject + that rebuild is the fastest a `gq.predict` that builds its
+model could be.
 Run: `.venv/bin/python benchmarks/predict_speed.py [--fresh]`.
 """
 
@@ -93,6 +100,11 @@ def main() -> None:
         tfmot_quantize(model, bits=4)
         tfmot_wrap = time.perf_counter() - start
         old_total = total - timings["quantize"] + tfmot_wrap
+        config = model.get_config()
+        start = time.perf_counter()
+        keras.Model.from_config(config)
+        rebuild = time.perf_counter() - start
+        floor = total - timings["quantize"] + rebuild
         calibrated: dict[str, float] = {}
         start = time.perf_counter()
         predict_many(
@@ -104,13 +116,16 @@ def main() -> None:
             **{f"{k}_s": round(v, 3) for k, v in timings.items()},
             "tfmot_annotate_apply_quantize_s": round(tfmot_wrap, 3),
             "predict_with_tfmot_annotate_apply_s": round(old_total, 3),
+            "float_rebuild_s": round(rebuild, 3),
+            "predict_floor_s": round(floor, 3),
             "predict_calibrated_s": round(with_calibration, 3),
             "calibrate_s": round(calibrated["calibrate"], 3),
         }
         stages = " + ".join(f"{k} {v:.2f}" for k, v in timings.items())
         print(
             f"{name}: predict {total:.2f} s = {stages}; tfmot annotate+apply quantize "
-            f"{tfmot_wrap:.2f} s (predict {old_total:.2f} s); with default calibration "
+            f"{tfmot_wrap:.2f} s (predict {old_total:.2f} s); float rebuild {rebuild:.2f} s "
+            f"(floor {floor:.2f} s); with default calibration "
             f"{with_calibration:.2f} s (calibrate {calibrated['calibrate']:.2f})",
             flush=True,
         )

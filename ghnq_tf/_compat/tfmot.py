@@ -8,6 +8,7 @@ tfmot 0.8.1 exposes its N-bit scheme only under
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from tensorflow_model_optimization.python.core.quantization.keras import (
@@ -43,7 +44,20 @@ QuantizeAwareActivation = require(
 MovingAvgQuantize = require(quant_ops, "MovingAvgQuantize", package=_PACKAGE)
 OutputOnlyConfig = require(quantize_config, "OutputOnlyConfig", package=_PACKAGE)
 ModelTransformer = require(model_transformer, "ModelTransformer", package=_PACKAGE)
-for _method in ("_get_layers", "_is_functional_model", "_get_consuming_layers", "_replace"):
+_TRANSFORMER_METHODS = (
+    "_get_layers",
+    "_is_functional_model",
+    "_get_consuming_layers",
+    "_replace",
+    "_find_pattern",
+    "_get_matched_layers",
+    "_store_successful_match",
+    "_get_keras_layer_weights",
+    "_get_keras_layer_names_and_weights",
+    "_set_layer_weights",
+    "_set_layer_names_and_weights",
+)
+for _method in _TRANSFORMER_METHODS:
     require(ModelTransformer, _method, package=_PACKAGE)
 
 # The private attributes read and written below, for `tests/test_compat.py`.
@@ -133,6 +147,55 @@ class CallOrderModelTransformer(ModelTransformer):
     def _replace(self, *args: Any, **kwargs: Any) -> Any:
         self._consumers = None  # the config changes
         return super()._replace(*args, **kwargs)
+
+    def transformed_config(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """`transform()` without building the model: (config, custom objects, metadata map).
+
+        The same matching and replacement loop as tfmot 0.8.1's `transform`,
+        stopped before `keras.Model.from_config`; `set_weights_of` then gives
+        each layer built from the config the weights `transform` would set.
+        The model's `use_legacy_config` is left set, as `transform` leaves it.
+        """
+        self.model.use_legacy_config = True  # tfmot's transforms match the legacy format
+        self._config = self.model.get_config()
+        self._transform_matched_layers_map = {}
+        self._layer_weights_map, self._layer_names_and_weights_map = {}, {}
+        for layer in self.model.layers:
+            self._layer_weights_map[layer.name] = self._get_keras_layer_weights(layer)
+            self._layer_names_and_weights_map[layer.name] = self._get_keras_layer_names_and_weights(
+                layer
+            )
+        self._layer_metadata_map = copy.deepcopy(self.layer_metadata)
+        match_found = True
+        while match_found:  # until no transform matches anywhere
+            match_found = False
+            for transform in self.transforms:
+                while True:
+                    match = self._find_pattern(
+                        transform.pattern(), self._get_matched_layers(transform)
+                    )
+                    if not match:
+                        break
+                    self._store_successful_match(transform, match)
+                    replacement = transform.replacement(copy.deepcopy(match))
+                    if match == replacement:
+                        continue
+                    match_found = True
+                    self._replace(match, replacement)
+        custom_objects: dict[str, Any] = {}
+        for transform in self.transforms:
+            custom_objects.update(transform.custom_objects())
+        return self._config, custom_objects, copy.deepcopy(self._layer_metadata_map)
+
+    def set_weights_of(self, layer: Any) -> None:
+        """Sets `layer`'s weights as `transform` sets those of its namesake."""
+        weights = self._layer_weights_map.get(layer.name)
+        if weights:
+            self._set_layer_weights(layer, weights)
+            return
+        names_and_weights = self._layer_names_and_weights_map.get(layer.name)
+        if names_and_weights:
+            self._set_layer_names_and_weights(layer, names_and_weights)
 
     def _get_layers(self, layer_names: list[str]) -> list[dict[str, Any]]:
         if not self._is_functional_model(self.model):

@@ -9,9 +9,14 @@ two make something new; the first three give back a copy of the input model
 and the `layer_quantize_map` the annotations spell out.
 
 `quantize_all(model, scheme)` reads that map and the layers needing an output
-quantizer from `model` itself, runs the scheme's layout transform on `model`
-(which it only reads: its layers and weights end up in no returned model) and
-wraps the result as `quantize_apply`'s last step does. Every call of a layer
+quantizer from `model` itself and runs the scheme's layout transform on
+`model`'s config (it only reads `model`: its layers and weights end up in no
+returned model). tfmot would then build the transformed model and clone it
+into wrappers, calling every layer on symbolic inputs twice; for a
+functional model `quantize_all` creates the transformed layers, builds and
+weights each as that first build would, wraps them and calls only the
+wrappers (`_wrap_in_one_pass`). A Sequential model, or a transform that made
+a layer `model` has no built namesake for, takes tfmot's two builds. Every call of a layer
 on symbolic inputs runs without autograph (Keras would convert the `call`
 of every tfmot wrapper for a shape inference that takes no branch on a
 tensor). The returned model equals what tfmot's two calls return: the same
@@ -34,6 +39,7 @@ from ghnq_tf._compat import tf_keras as tfk
 from ghnq_tf._compat.tfmot import OutputOnlyConfig, QuantizeLayer
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.canonical import nodes
+from ghnq_tf.quant.schemes import PolicyLayoutTransform
 
 _tfmot_keras = tfmot.quantization.keras
 QUANTIZED_LAYER_PREFIX = "quant_"  # quantize_apply's default
@@ -135,18 +141,80 @@ def quantize_all(model: keras.Model, scheme: Any) -> keras.Model:
 
 def _quantize_all(model: keras.Model, scheme: Any) -> keras.Model:
     quantize_map, output_quantize = _annotations(model)
+    layout = scheme.get_layout_transformer()
+    registry = scheme.get_quantize_registry()
     # The layout transform marks its input for legacy serialization: put
     # `model`'s own setting back.
     legacy = vars(model).get("use_legacy_config", _MISSING)
     try:
-        transformed, quantize_map = scheme.get_layout_transformer().apply(model, quantize_map)
+        if isinstance(layout, PolicyLayoutTransform) and not isinstance(model, keras.Sequential):
+            qmodel = _wrap_in_one_pass(model, layout, registry, quantize_map, output_quantize)
+            if qmodel is not None:
+                return qmodel
+        transformed, quantize_map = layout.apply(model, quantize_map)
     finally:
         if legacy is _MISSING:
             delattr(model, "use_legacy_config")
         else:
             model.use_legacy_config = legacy
-    wrap = _wrap_function(quantize_map, output_quantize, scheme.get_quantize_registry())
+    wrap = _wrap_function(quantize_map, output_quantize, registry)
     return keras.models.clone_model(transformed, input_tensors=None, clone_function=wrap)
+
+
+def _one_pass_applies(model: keras.Model, config: dict[str, Any]) -> bool:
+    """True when every layer of the transformed `config` that a wrapper may build
+    has a built namesake of the same class in `model` (its build shape).
+
+    The N-bit transforms add only input quantizers here (`build_canonical`
+    has split separable convolutions), so this holds for every model
+    `gq.quantize` sees; a transform that made a new weighted layer would
+    send the model down the two-build path.
+    """
+    layers = {layer.name: layer for layer in model.layers}
+    for entry in config["layers"]:
+        if entry["class_name"] in ("InputLayer", QuantizeLayer.__name__):
+            continue
+        original = layers.get(entry["name"])
+        if original is None or not original.built or type(original).__name__ != entry["class_name"]:
+            return False
+    return True
+
+
+def _wrap_in_one_pass(
+    model: keras.Model,
+    layout: PolicyLayoutTransform,
+    registry: Any,
+    quantize_map: dict[str, dict[str, Any]],
+    output_quantize: set[str],
+) -> keras.Model | None:
+    """The layout-transformed model, wrapped, in one symbolic pass (None: not here).
+
+    tfmot builds the transformed model from its config (every layer called
+    on symbolic inputs), sets its weights, then clones it into wrappers
+    (every layer called again). Here each layer of the transformed config is
+    created, built as its call in the transformed model would build it (for
+    the shape its namesake in `model` was built for, its variables under its
+    own name) and given the weights the transform would give it, then
+    wrapped; only the wrappers are called. None when `_one_pass_applies`
+    says a layer could not be built so.
+    """
+    transformer = layout.transformer(model, quantize_map)  # copies `quantize_map`
+    config, custom_objects, quantize_map = transformer.transformed_config()
+    if not _one_pass_applies(model, config):
+        return None
+    originals = {layer.name: layer for layer in model.layers}
+
+    def wrapped(layers: dict[str, Any]) -> dict[str, Any]:
+        for name, layer in layers.items():
+            original = originals.get(name)
+            if original is not None:
+                tfk.build_as_called(layer, tfk.build_input_shape(original))
+                transformer.set_weights_of(layer)
+        layout.retarget(layers, quantize_map)
+        wrap = _wrap_function(quantize_map, output_quantize, registry)
+        return {name: wrap(layer) for name, layer in layers.items()}
+
+    return tfk.functional_from_config(config, custom_objects, wrapped)
 
 
 _MISSING = object()

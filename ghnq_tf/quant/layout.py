@@ -67,10 +67,15 @@ def apply_n_bit_layout(
         (transformed model, updated layer quantize map), as
         `DefaultNBitQuantizeLayoutTransform.apply` returns them.
     """
+    return n_bit_layout_transformer(model, layer_quantize_map, w=w, a=a).transform()
+
+
+def n_bit_layout_transformer(
+    model: keras.Model, layer_quantize_map: dict, *, w: int, a: int
+) -> CallOrderModelTransformer:
+    """The transformer `apply_n_bit_layout` runs (`transform()` builds its result)."""
     transforms = [
         getattr(n_bit_transforms, name)(num_bits_weight=w, num_bits_activation=a)
         for name in _TRANSFORMS
     ]
-    return CallOrderModelTransformer(
-        model, transforms, set(layer_quantize_map), layer_quantize_map
-    ).transform()
+    return CallOrderModelTransformer(model, transforms, set(layer_quantize_map), layer_quantize_map)

@@ -30,7 +30,7 @@ from ghnq_tf._compat.tfmot import QuantizeLayer, n_bit_configs, n_bit_registry, 
 from ghnq_tf._keras import keras
 from ghnq_tf.quant import configs as qconfigs
 from ghnq_tf.quant import layers as qlayers
-from ghnq_tf.quant.layout import apply_n_bit_layout
+from ghnq_tf.quant.layout import apply_n_bit_layout, n_bit_layout_transformer
 from ghnq_tf.quant.policy import ResolvedPolicy
 
 _tfmot_keras = tfmot.quantization.keras
@@ -88,7 +88,21 @@ class PolicyLayoutTransform(_tfmot_keras.QuantizeLayoutTransform):
     def apply(self, model: keras.Model, layer_quantize_map: dict) -> tuple[keras.Model, dict]:
         w, a = self.policy.default
         model, layer_quantize_map = apply_n_bit_layout(model, layer_quantize_map, w=w, a=a)
-        for layer in model.layers:
+        self.retarget({layer.name: layer for layer in model.layers}, layer_quantize_map)
+        return model, layer_quantize_map
+
+    def transformer(self, model: keras.Model, layer_quantize_map: dict) -> Any:
+        """The N-bit layout transformer `apply` runs, for a caller that builds the result."""
+        w, a = self.policy.default
+        return n_bit_layout_transformer(model, layer_quantize_map, w=w, a=a)
+
+    def retarget(self, layers: dict[str, Any], layer_quantize_map: dict) -> None:
+        """Sets the policy bits on the transformed layers (name → layer) and their configs.
+
+        The N-bit transforms attach configs at the default bits; each layer's
+        own bits replace them, and the input quantizer takes the input bits.
+        """
+        for layer in layers.values():
             if isinstance(layer, QuantizeLayer) and layer.quantizer is not None:
                 layer.quantizer.num_bits = self.policy.input_bits
         for name, entry in layer_quantize_map.items():
@@ -96,8 +110,7 @@ class PolicyLayoutTransform(_tfmot_keras.QuantizeLayoutTransform):
             if config is None:
                 continue
             layer_w, layer_a = self.policy.bits(name)
-            entry["quantize_config"] = _retarget(config, model.get_layer(name), layer_w, layer_a)
-        return model, layer_quantize_map
+            entry["quantize_config"] = _retarget(config, layers[name], layer_w, layer_a)
 
 
 class PolicyQuantizeScheme(_tfmot_keras.QuantizeScheme):

@@ -17,6 +17,7 @@ from quant_models import (
 )
 
 import ghnq_tf as gq
+from ghnq_tf._compat import tf_keras as tfk
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant.quantize import quantize, tfmot_quantize
 
@@ -107,3 +108,15 @@ def test_mobilenet_v2_equals_tfmot_annotate_apply():
     model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), weights=None, classes=10)
     fast, reference = _both(model, bits=4)
     assert_same_quantized(fast, reference, side=32)
+
+
+@pytest.mark.parametrize("make", [conv_bn_model, merges_model, sequential_cnn])
+def test_functional_models_call_each_layer_once(make):
+    # One symbolic pass: a functional model's wrapped layers were never called
+    # on their own (tfmot's path calls each once while building the layout-
+    # transformed model, then its wrapper). Sequential models take that path.
+    fast, reference = _both(make(), bits=4)
+    wrapped = [layer.layer for layer in fast.layers if hasattr(layer, "layer")]
+    calls = {len(tfk.inbound_nodes(layer)) for layer in wrapped}
+    assert wrapped and calls == ({1} if make is sequential_cnn else {0})
+    assert {len(tfk.inbound_nodes(x.layer)) for x in reference.layers if hasattr(x, "layer")} == {1}
