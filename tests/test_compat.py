@@ -100,7 +100,7 @@ def test_tfmot_internals():
         assert hasattr(config, attr), attr
     tfmot_compat.set_config_bits(config, 4, 2)
     assert (config._num_bits_weight, config._num_bits_activation) == (4, 2)
-    for name in ("_get_layers", "_is_functional_model"):
+    for name in tfmot_compat._TRANSFORMER_METHODS:
         assert hasattr(tfmot_compat.ModelTransformer, name), name
 
 
@@ -123,3 +123,20 @@ def test_tf_keras_graph_internals():
     assert sum(len(n) for n in tfk.nodes_by_depth(model).values()) == 2
     assert tfk.inbound_nodes(dense)
     assert tfk.nested_outputs(model) is not None
+
+
+def test_tf_keras_build_internals():
+    # A layer built as its first call builds it, and a model rebuilt from its
+    # config around given layers: what the one-pass quantize wrap relies on.
+    from ghnq_tf._compat import tf_keras as tfk
+    from ghnq_tf._keras import keras
+
+    inputs = keras.Input((4,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d")(inputs))
+    dense = keras.layers.Dense(2, name="d")
+    tfk.build_as_called(dense, tfk.build_input_shape(model.get_layer("d")))
+    assert [v.name for v in dense.weights] == ["d/kernel:0", "d/bias:0"]
+    assert dense.get_config() == model.get_layer("d").get_config()
+    rebuilt = tfk.functional_from_config(model.get_config(), {}, lambda layers: {"d": dense})
+    assert rebuilt.get_layer("d") is dense and tfk.inbound_nodes(dense)
+    assert rebuilt.get_config() == model.get_config()

@@ -9,10 +9,12 @@ checks the installed versions and every internal listed here.
 
 * `ghnq_tf._compat.tensorflow`: `resource_variable_ops`, `distribute_lib`
   replica modes, `get_symbol_from_name`;
-* `ghnq_tf._compat.tf_keras`: the `TFOpLambda` class;
+* `ghnq_tf._compat.tf_keras`: the `TFOpLambda` class, the functional
+  graph's private attributes, `functional.reconstruct_from_config`,
+  `SharedObjectLoadingScope` and what `Layer._maybe_build` does;
 * `ghnq_tf._compat.tfmot`: the N-bit scheme modules, `QuantizeWrapper` and
   `QuantizeAwareActivation` private state, `config._num_bits_*`,
-  `ModelTransformer._get_layers`;
+  `ModelTransformer`'s private matching, replacement and weight methods;
 * `ghnq_tf._compat.litert`: `Interpreter._get_ops_details`.
 """
 
