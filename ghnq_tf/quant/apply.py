@@ -175,7 +175,9 @@ def _one_pass_applies(model: keras.Model, config: dict[str, Any]) -> bool:
         if entry["class_name"] in ("InputLayer", QuantizeLayer.__name__):
             continue
         original = layers.get(entry["name"])
-        if original is None or not original.built or type(original).__name__ != entry["class_name"]:
+        if original is None or not original.built:
+            return False
+        if keras.utils.get_registered_name(type(original)) != entry["class_name"]:
             return False
     return True
 
