@@ -70,8 +70,8 @@ def build_as_called(layer: Any, input_shape: Any) -> None:
     """Builds `layer` for `input_shape` as its first call on symbolic inputs would.
 
     Its variables are created under its own name scope (`conv/kernel:0`, not
-    under an enclosing wrapper's) and its build shape is recorded, which
-    its `get_config` reports as `build_config`.
+    under an enclosing wrapper's) and its build shape is recorded (what
+    `keras.layers.serialize` reports as its `build_config`).
     """
     if not hasattr(layer.build, "_is_default"):  # tf_keras builds overridden `build`s only
         with keras.backend.name_scope(layer._name_scope()):
