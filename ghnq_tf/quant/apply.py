@@ -15,9 +15,9 @@ returned model). tfmot would then build the transformed model and clone it
 into wrappers, calling every layer on symbolic inputs twice; for a
 functional model `quantize_all` creates the transformed layers, builds and
 weights each as that first build would, wraps them and calls only the
-wrappers (`_wrap_in_one_pass`). A Sequential model, or a transform that made
-a layer `model` has no built namesake for, takes tfmot's two builds. Every call of a layer
-on symbolic inputs runs without autograph (Keras would convert the `call`
+wrappers (`_wrap_in_one_pass`). A Sequential model, or a transform that
+made a layer `model` has no built namesake for, takes tfmot's two builds.
+Every call of a layer on symbolic inputs runs without autograph (Keras would convert the `call`
 of every tfmot wrapper for a shape inference that takes no branch on a
 tensor). The returned model equals what tfmot's two calls return: the same
 layers, configs, variables (names and values) and outputs, and the same
@@ -161,20 +161,20 @@ def _quantize_all(model: keras.Model, scheme: Any) -> keras.Model:
     return keras.models.clone_model(transformed, input_tensors=None, clone_function=wrap)
 
 
-def _one_pass_applies(model: keras.Model, config: dict[str, Any]) -> bool:
+def _one_pass_applies(originals: dict[str, Any], config: dict[str, Any]) -> bool:
     """True when every layer of the transformed `config` that a wrapper may build
-    has a built namesake of the same class in `model` (its build shape).
+    has a built namesake of the same class in `originals` (the model's layers
+    by name), whose build shape it takes.
 
     The N-bit transforms add only input quantizers here (`build_canonical`
     has split separable convolutions), so this holds for every model
     `gq.quantize` sees; a transform that made a new weighted layer would
     send the model down the two-build path.
     """
-    layers = {layer.name: layer for layer in model.layers}
     for entry in config["layers"]:
         if entry["class_name"] in ("InputLayer", QuantizeLayer.__name__):
             continue
-        original = layers.get(entry["name"])
+        original = originals.get(entry["name"])
         if original is None or not original.built:
             return False
         if keras.utils.get_registered_name(type(original)) != entry["class_name"]:
@@ -202,9 +202,9 @@ def _wrap_in_one_pass(
     """
     transformer = layout.transformer(model, quantize_map)  # copies `quantize_map`
     config, custom_objects, quantize_map = transformer.transformed_config()
-    if not _one_pass_applies(model, config):
-        return None
     originals = {layer.name: layer for layer in model.layers}
+    if not _one_pass_applies(originals, config):
+        return None
 
     def wrapped(layers: dict[str, Any]) -> dict[str, Any]:
         for name, layer in layers.items():
