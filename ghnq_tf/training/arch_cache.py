@@ -21,6 +21,7 @@ from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.arch_graph import ArchGraph
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.graph.variables import param_variables
+from ghnq_tf.training.filter_correlation import decorrelation_gradients
 
 
 @dataclasses.dataclass
@@ -52,6 +53,7 @@ def make_step(
     distill_weight: float = 0.5,
     network_clip: float | None = None,
     param_penalty: float = 0.0,
+    filter_decorrelation: float = 0.0,
 ) -> Callable[..., tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]]:
     """A step: (loss, top-1, the gradient with respect to `targets`) on a batch.
 
@@ -68,14 +70,18 @@ def make_step(
     None never traces. With `gradients=False` (validation) the step runs
     forward only and returns no gradients.
 
-    The returned gradient is `scale * (c * dloss/dv + param_penalty * v / |v|)`
-    for each target `v`: `c` = min(1, `network_clip` / the global norm of
-    dloss/dv) bounds one network's pull (1 when `network_clip` is None), the
-    second term is the gradient of `param_penalty * Σ |v|` (Frobenius
-    norms), and `scale` is `step(..., scale=)` (1 by default). Computing the
-    penalty on the targets, which hold the GHN's tensors, inside the traced
-    step spares the trainer several eager ops per tensor.
+    The returned gradient is `scale * (c * dloss/dv + param_penalty * v / |v|
+    + d/dv filter_decorrelation * Σ_k mean cos²(k))` for each target `v`:
+    `c` = min(1, `network_clip` / the global norm of dloss/dv) bounds one
+    network's pull (1 when `network_clip` is None), the second term is the
+    gradient of `param_penalty * Σ |v|` (Frobenius norms), the third that of
+    the filter-decorrelation penalty over the rank-4 (convolution) targets
+    `k` (`ghnq_tf.training.filter_correlation`), and `scale` is
+    `step(..., scale=)` (1 by default). Computing the penalties on the
+    targets, which hold the GHN's tensors, inside the traced step spares the
+    trainer several eager ops per tensor.
     """
+    kernels = [i for i, v in enumerate(targets) if len(v.shape) == 4]
     loss_obj = keras.losses.CategoricalCrossentropy(
         from_logits=True, label_smoothing=label_smoothing
     )
@@ -102,6 +108,11 @@ def make_step(
                 g + param_penalty * v / (tf.norm(v) + 1e-12)
                 for g, v in zip(grads, targets, strict=True)
             ]
+        if filter_decorrelation:
+            grads = list(grads)
+            extra = decorrelation_gradients([targets[i] for i in kernels], filter_decorrelation)
+            for i, g in zip(kernels, extra, strict=True):
+                grads[i] = grads[i] + g
         if scale is not None:
             grads = [g * scale for g in grads]
         return grads
@@ -159,6 +170,8 @@ class ArchCache:
         distill_weight: weight of the distillation term (see `make_step`).
         network_clip: bound on each network's gradient norm (see `make_step`).
         param_penalty: weight of the parameter-norm penalty (see `make_step`).
+        filter_decorrelation: weight of the filter-decorrelation penalty (see
+            `make_step`).
     """
 
     def __init__(
@@ -175,6 +188,7 @@ class ArchCache:
         distill_weight: float = 0.5,
         network_clip: float | None = None,
         param_penalty: float = 0.0,
+        filter_decorrelation: float = 0.0,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"`cache_size` must be >= 1. Received: cache_size={capacity}")
@@ -189,6 +203,7 @@ class ArchCache:
         self.distill_weight = distill_weight
         self.network_clip = network_clip
         self.param_penalty = param_penalty
+        self.filter_decorrelation = filter_decorrelation
         self.entries: collections.OrderedDict[tuple[str, int], ArchEntry] = (
             collections.OrderedDict()
         )
@@ -220,6 +235,7 @@ class ArchCache:
             distill_weight=self.distill_weight,
             network_clip=self.network_clip,
             param_penalty=self.param_penalty,
+            filter_decorrelation=self.filter_decorrelation,
         )
         return ArchEntry(key, bits, network, graph, targets, step)
 

@@ -92,6 +92,9 @@ class TrainingConfig:
     epochs: int = 10
     steps_per_epoch: int = 100
     param_penalty: float = 3e-5
+    # Weight of the mean squared cosine between the filters of each predicted
+    # conv kernel, summed over kernels (ghnq_tf/training/filter_correlation.py).
+    filter_decorrelation: float = 0.0
     label_smoothing: float = 0.0
     network_clip: float | None = 10.0
     activation_ranges: str = "initial"  # initial | batch | mse (weights too)

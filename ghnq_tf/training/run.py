@@ -167,6 +167,7 @@ def make_trainer(
         cache_size=t.cache_size,
         trace_after=t.trace_after,
         param_penalty=t.param_penalty,
+        filter_decorrelation=t.filter_decorrelation,
         label_smoothing=t.label_smoothing,
         network_clip=t.network_clip,
         activation_ranges=t.activation_ranges,

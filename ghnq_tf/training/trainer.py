@@ -88,6 +88,9 @@ class GHNTrainer(keras.Model):
             `tf.function` (tracing costs several eager steps); None: never.
         param_penalty: GHN-3's penalty on the sum of Frobenius norms of the
             predicted tensors.
+        filter_decorrelation: weight of the penalty on the mean squared
+            cosine between the filters of each predicted convolution kernel
+            (`ghnq_tf.training.filter_correlation`; 0: none).
         label_smoothing: of the training loss.
         network_clip: bound on the norm of each network's loss gradient with
             respect to its parameters, so one diverging network cannot
@@ -131,6 +134,7 @@ class GHNTrainer(keras.Model):
         cache_size: int = 64,
         trace_after: int | None = 8,
         param_penalty: float = 3e-5,
+        filter_decorrelation: float = 0.0,
         label_smoothing: float = 0.0,
         network_clip: float | None = 10.0,
         activation_ranges: str = "initial",
@@ -161,6 +165,12 @@ class GHNTrainer(keras.Model):
         self.cache_size = cache_size
         self.trace_after = trace_after
         self.param_penalty = float(param_penalty)
+        if not filter_decorrelation >= 0:
+            raise ValueError(
+                "`filter_decorrelation` must be >= 0. "
+                f"Received: filter_decorrelation={filter_decorrelation!r}"
+            )
+        self.filter_decorrelation = float(filter_decorrelation)
         self.label_smoothing = float(label_smoothing)
         self.network_clip = None if network_clip is None else float(network_clip)
         self.activation_ranges = activation_ranges
@@ -257,6 +267,7 @@ class GHNTrainer(keras.Model):
                 distill_weight=self.distill_weight,
                 network_clip=self.network_clip,
                 param_penalty=self.param_penalty,
+                filter_decorrelation=self.filter_decorrelation,
             )
         return self._state.caches[key]
 
@@ -423,6 +434,7 @@ class GHNTrainer(keras.Model):
             "cache_size": self.cache_size,
             "trace_after": self.trace_after,
             "param_penalty": self.param_penalty,
+            "filter_decorrelation": self.filter_decorrelation,
             "label_smoothing": self.label_smoothing,
             "network_clip": self.network_clip,
             "activation_ranges": self.activation_ranges,

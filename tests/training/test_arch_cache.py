@@ -79,3 +79,30 @@ def test_step_clips_adds_the_norm_penalty_and_scales(trace_after):
         v = v.numpy()  # the zero-initialized biases get no penalty gradient, not NaN
         want = scale * (0.5 * p + penalty * v / (np.linalg.norm(v) + 1e-12))
         np.testing.assert_allclose(g.numpy(), want, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("trace_after", [None, 0])
+def test_step_adds_the_filter_decorrelation_gradient_to_conv_kernels(trace_after):
+    model, targets, images, labels = _case(7)
+    _, _, plain = make_step(model, targets, trace_after=trace_after)(images, labels)
+    step = make_step(model, targets, trace_after=trace_after, filter_decorrelation=0.5)
+    _, _, grads = step(images, labels)
+    kernel = targets[0]  # the conv kernel, [3, 3, 3, 4]: the only rank-4 target
+    assert len(kernel.shape) == 4 and all(len(v.shape) < 4 for v in targets[1:])
+    # d/dW of 0.5 · mean_{i≠j} cos²(w_i, w_j), by hand: with u_i = w_i / |w_i|
+    # and G = UᵀU, d/dw_i of Σ_{j≠i} 2 G_ij² / (n(n-1)) is
+    # 4 / (n(n-1)) · Σ_{j≠i} G_ij (u_j - G_ij u_i) / |w_i|.
+    w = kernel.numpy().reshape(-1, 4).astype(np.float64)
+    n, norms = 4, np.linalg.norm(w, axis=0)
+    u = w / norms
+    gram = u.T @ u
+    want = np.zeros_like(w)
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                want[:, i] += gram[i, j] * (u[:, j] - gram[i, j] * u[:, i]) / norms[i]
+    want *= 0.5 * 4.0 / (n * (n - 1))
+    extra = grads[0].numpy() - plain[0].numpy()
+    np.testing.assert_allclose(extra.reshape(-1, 4), want, rtol=1e-4, atol=1e-7)
+    for g, p in zip(grads[1:], plain[1:], strict=True):
+        np.testing.assert_array_equal(g.numpy(), p.numpy())

@@ -232,3 +232,22 @@ def test_distillation_arguments_are_checked():
         make_trainer(teacher=_teacher(), distill_weight=1.5)
     with pytest.raises(TypeError, match="teacher"):
         make_trainer(teacher="teacher.keras")
+
+
+def test_filter_decorrelation_changes_the_update_and_round_trips():
+    images, labels = next(iter(data()))
+    moved = {}
+    for weight in (0.0, 1.0):
+        trainer = make_trainer(qat=False, filter_decorrelation=weight)
+        before = [w.numpy() for w in trainer.ghn.trainable_weights]
+        trainer.train_step((images, labels))
+        after = trainer.ghn.trainable_weights
+        moved[weight] = [w.numpy() - b for w, b in zip(after, before, strict=True)]
+    # The same draw, GHN and batch: the penalty's gradient changes the step.
+    assert any(not np.allclose(a, b) for a, b in zip(moved[0.0], moved[1.0], strict=True))
+    config = trainer.get_config()
+    assert config["filter_decorrelation"] == 1.0
+    rebuilt = GHNTrainer.from_config({**config, "build": tiny_net})
+    assert rebuilt.cache().filter_decorrelation == 1.0
+    with pytest.raises(ValueError, match="`filter_decorrelation` must be >= 0"):
+        make_trainer(filter_decorrelation=-1.0)

@@ -1,0 +1,178 @@
+"""Is the predicted classifier or are the predicted features what limits a GHN?
+
+For each network, the pooled features (the classifier's input) of a float
+network whose parameters are (a) the GHN's prediction, (b) Keras' random
+initialization, are computed with batch norm calibrated on 512 training
+images (its moving statistics := theirs, as `gq.calibrate` sets them). Then:
+
+* `ghn_head`: the top-1 of the network as predicted (its own classifier);
+* `probe`: the top-1 of a least-squares linear probe (ridge, one-hot
+  targets) fit on the features of `--fit` images of `train[:-2000]`, scored
+  on `--limit` held-out `train[-2000:]` images;
+* `effective_rank`: exp(entropy) of the normalized singular values of the
+  centred held-out features, and `top1_share`: the first one's share of
+  the variance.
+
+If the predicted features probe far above the predicted classifier, the GHN
+loses most in its classifier; if they probe no better than random
+features, the features are the limit. Float, no quantization.
+
+    .venv/bin/python research/feature_probe.py --ghn cifar10_float --split test --indices 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np  # noqa: E402
+from _common import save  # noqa: E402
+
+DATA = "image_folder:../shared/data/cifar10"
+
+
+def _images(data: str, split: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    import ghnq_tf as gq
+
+    ds = gq.data.load(data, split, batch_size=count, augment=False, seed=seed)
+    x, y = next(iter(ds))
+    return x.numpy(), y.numpy().reshape(-1)
+
+
+def _calibrate_batch_norm(model, x_cal: np.ndarray) -> None:
+    from ghnq_tf._keras import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momentum = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    if norms:
+        model(x_cal, training=True)
+    for layer, value in zip(norms, momentum, strict=True):
+        layer.momentum = value
+
+
+def _features(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(classifier inputs, logits) in inference mode."""
+    from ghnq_tf._keras import keras
+
+    head = model.layers[-1]
+    probe = keras.Model(model.inputs, [head.input, head.output])
+    feats, logits = [], []
+    for start in range(0, len(x), 250):
+        f, z = probe(x[start : start + 250], training=False)
+        feats.append(f.numpy().reshape(len(f), -1))
+        logits.append(z.numpy())
+    return np.concatenate(feats), np.concatenate(logits)
+
+
+def _ridge_probe(f_fit, y_fit, f_val, y_val, reg: float = 1e-3) -> float:
+    mean, std = f_fit.mean(0), f_fit.std(0) + 1e-8
+    a, b = (f_fit - mean) / std, (f_val - mean) / std
+    a = np.hstack([a, np.ones((len(a), 1))])
+    b = np.hstack([b, np.ones((len(b), 1))])
+    targets = np.eye(10)[y_fit]
+    gram = a.T @ a + reg * len(a) * np.eye(a.shape[1])
+    weights = np.linalg.solve(gram, a.T @ targets)
+    return float(np.mean(np.argmax(b @ weights, -1) == y_val))
+
+
+def _spectrum(f: np.ndarray) -> tuple[float, float]:
+    s = np.linalg.svd(f - f.mean(0), compute_uv=False) ** 2
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum())), float(p[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ghn", default="cifar10_float", help="a bundled name or a .keras path")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--fit", type=int, default=2000, help="images the probe is fit on")
+    parser.add_argument("--limit", type=int, default=1000, help="held-out images scored")
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--output", default=None, help="results name (default feature_probe_<ghn>)")
+    args = parser.parse_args(argv)
+
+    import ghnq_tf as gq
+    from ghnq_tf._keras import keras, tf
+    from ghnq_tf.evaluation.inputs import resolve_ghn
+    from ghnq_tf.hypernet.init_scale import match_init_scale
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    start = time.process_time()
+    ghn = resolve_ghn(args.ghn, "ghn")
+    x_fit, y_fit = _images(args.data, "train[:-2000]", args.fit)
+    x_cal = x_fit[:512]
+    x_val, y_val = _images(args.data, "train[-2000:]", args.limit)
+    print(f"images loaded: {time.process_time() - start:.0f} CPU-s", flush=True)
+    specs = gq.search_space.split(args.split, max(args.indices) + 1)
+    rows = []
+    for index in args.indices:
+        keras.utils.set_random_seed(index)
+        model = gq.search_space.build(specs[index], input_shape=(32, 32, 3), num_classes=10)
+        graph = gq.graph_from_keras(model)
+        row = {"index": index, "bn": bool(specs[index].get("bn", True))}
+        initial = model.get_weights()
+        predicted = match_init_scale(model, graph, ghn.predict_params(graph, bits=32)[0])
+        for start_name in ("random", "ghn"):
+            model.set_weights(initial)
+            if start_name == "ghn":
+                for param, value in zip(graph.params, predicted, strict=True):
+                    getattr(model.get_layer(param.layer[0]), param.attr).assign(value)
+            _calibrate_batch_norm(model, x_cal)
+            f_fit, _ = _features(model, x_fit)
+            f_val, logits = _features(model, x_val)
+            rank, share = _spectrum(f_val)
+            row[start_name] = {
+                "head": float(np.mean(np.argmax(logits, -1) == y_val)),
+                "probe": _ridge_probe(f_fit, y_fit, f_val, y_val),
+                "effective_rank": rank,
+                "top1_share": share,
+                "features": int(f_val.shape[1]),
+            }
+        rows.append(row)
+        print(
+            f"{args.split}[{index}] "
+            + "  ".join(
+                f"{k}: head {100 * row[k]['head']:.1f} probe {100 * row[k]['probe']:.1f} "
+                f"rank {row[k]['effective_rank']:.1f}/{row[k]['features']} "
+                f"top {row[k]['top1_share']:.2f}"
+                for k in ("random", "ghn")
+            ),
+            flush=True,
+        )
+    mean = {
+        start_name: {
+            key: float(np.mean([row[start_name][key] for row in rows]))
+            for key in ("head", "probe", "effective_rank", "top1_share")
+        }
+        for start_name in ("random", "ghn")
+    }
+    print("mean", mean)
+    save(
+        args.output or f"feature_probe_{Path(args.ghn).stem}",
+        {
+            "ghn": args.ghn,
+            "split": args.split,
+            "fit_images": args.fit,
+            "held_out_images": args.limit,
+            "rows": rows,
+            "mean": mean,
+            "cpu_minutes": (time.process_time() - start) / 60,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
