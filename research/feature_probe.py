@@ -9,13 +9,24 @@ images (its moving statistics := theirs, as `gq.calibrate` sets them). Then:
 * `probe`: the top-1 of a least-squares linear probe (ridge, one-hot
   targets) fit on the features of `--fit` images of `train[:-2000]`, scored
   on `--limit` held-out `train[-2000:]` images;
+* `probe_raw`: the same probe on the raw features (no standardization),
+  as the network's own classifier sees them;
+* `tied_probe`: the raw probe with the weights of tiled feature copies
+  tied (feature `i` shares its weights with `i mod channels`), as the
+  decoder tiles a classifier wider than its maximal tensor;
+* `family_probe` (the GHN's start only): the best least-squares classifier
+  the GHN's decoder can express for this network: a mix of its `basis`
+  classifier-bank matrices (sliced and tiled to `[features, classes]` as
+  the decoder slices them; a dense kernel uses only the centre of the
+  node's spatial coefficients), plus a free bias;
 * `effective_rank`: exp(entropy) of the normalized singular values of the
   centred held-out features, and `top1_share`: the first one's share of
   the variance.
 
 If the predicted features probe far above the predicted classifier, the GHN
-loses most in its classifier; if they probe no better than random
-features, the features are the limit. Float, no quantization.
+loses most in its classifier (and `family_probe` says whether the decoder
+could express a better one); if they probe no better than random features,
+the features are the limit. Float, no quantization.
 
     .venv/bin/python research/feature_probe.py --ghn cifar10_float --split test --indices 0 1 2
 """
@@ -34,6 +45,7 @@ import numpy as np  # noqa: E402
 from _common import save  # noqa: E402
 
 DATA = "image_folder:../shared/data/cifar10"
+KEYS = ("head", "probe", "probe_raw", "tied_probe", "family_probe", "effective_rank", "top1_share")
 
 
 def _images(data: str, split: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +83,10 @@ def _features(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(feats), np.concatenate(logits)
 
 
-def _ridge_probe(f_fit, y_fit, f_val, y_val, reg: float = 1e-3) -> float:
+def _ridge_probe(f_fit, y_fit, f_val, y_val, reg: float = 1e-3, standardize=True) -> float:
     mean, std = f_fit.mean(0), f_fit.std(0) + 1e-8
+    if not standardize:
+        mean, std = np.zeros_like(mean), np.full_like(std, f_fit.std())
     a, b = (f_fit - mean) / std, (f_val - mean) / std
     a = np.hstack([a, np.ones((len(a), 1))])
     b = np.hstack([b, np.ones((len(b), 1))])
@@ -80,6 +94,31 @@ def _ridge_probe(f_fit, y_fit, f_val, y_val, reg: float = 1e-3) -> float:
     gram = a.T @ a + reg * len(a) * np.eye(a.shape[1])
     weights = np.linalg.solve(gram, a.T @ targets)
     return float(np.mean(np.argmax(b @ weights, -1) == y_val))
+
+
+def _tie(f: np.ndarray, channels: int) -> np.ndarray:
+    """Features summed over their tiled copies (`i mod channels`)."""
+    groups = np.arange(f.shape[1]) % channels
+    return np.stack([f[:, groups == j].sum(1) for j in range(min(channels, f.shape[1]))], 1)
+
+
+def _family_probe(bank: np.ndarray, f_fit, y_fit, f_val, y_val) -> float:
+    """Least squares over classifiers Σ_b a_b · bank_b[tiled features, :classes] + bias."""
+    basis, channels, _ = bank.shape
+    rows = np.arange(f_fit.shape[1]) % channels
+    cols = np.arange(10) % channels
+    matrices = bank[:, rows][:, :, cols]  # [basis, features, classes]
+
+    def design(f: np.ndarray) -> np.ndarray:  # [images * classes, basis + classes]
+        z = np.einsum("nf,bfk->nkb", f, matrices).reshape(-1, basis)
+        bias = np.tile(np.eye(10), (len(f), 1))
+        return np.hstack([z, bias])
+
+    a = design(f_fit)
+    targets = np.eye(10)[y_fit].reshape(-1)
+    weights, *_ = np.linalg.lstsq(a, targets, rcond=None)
+    logits = (design(f_val) @ weights).reshape(len(f_val), 10)
+    return float(np.mean(np.argmax(logits, -1) == y_val))
 
 
 def _spectrum(f: np.ndarray) -> tuple[float, float]:
@@ -115,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     x_cal = x_fit[:512]
     x_val, y_val = _images(args.data, "train[-2000:]", args.limit)
     print(f"images loaded: {time.process_time() - start:.0f} CPU-s", flush=True)
+    channels = ghn.decoder.channels
     specs = gq.search_space.split(args.split, max(args.indices) + 1)
     rows = []
     for index in args.indices:
@@ -136,15 +176,24 @@ def main(argv: list[str] | None = None) -> int:
             row[start_name] = {
                 "head": float(np.mean(np.argmax(logits, -1) == y_val)),
                 "probe": _ridge_probe(f_fit, y_fit, f_val, y_val),
+                "probe_raw": _ridge_probe(f_fit, y_fit, f_val, y_val, standardize=False),
+                "tied_probe": _ridge_probe(
+                    _tie(f_fit, channels), y_fit, _tie(f_val, channels), y_val, standardize=False
+                ),
                 "effective_rank": rank,
                 "top1_share": share,
                 "features": int(f_val.shape[1]),
             }
+            if start_name == "ghn":
+                bank = ghn.decoder.banks["classifier"].numpy()
+                row[start_name]["family_probe"] = _family_probe(bank, f_fit, y_fit, f_val, y_val)
         rows.append(row)
         print(
             f"{args.split}[{index}] "
             + "  ".join(
                 f"{k}: head {100 * row[k]['head']:.1f} probe {100 * row[k]['probe']:.1f} "
+                f"raw {100 * row[k]['probe_raw']:.1f} tied {100 * row[k]['tied_probe']:.1f} "
+                f"family {100 * row[k].get('family_probe', float('nan')):.1f} "
                 f"rank {row[k]['effective_rank']:.1f}/{row[k]['features']} "
                 f"top {row[k]['top1_share']:.2f}"
                 for k in ("random", "ghn")
@@ -154,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     mean = {
         start_name: {
             key: float(np.mean([row[start_name][key] for row in rows]))
-            for key in ("head", "probe", "effective_rank", "top1_share")
+            for key in KEYS
+            if key in rows[0][start_name]
         }
         for start_name in ("random", "ghn")
     }

@@ -60,6 +60,9 @@ class GHN(keras.Model):
             initialization do not depend on it).
         beta: fan-in scaling numerator for hidden kernels.
         classifier_beta: fan-in scaling numerator for the classifier's kernel.
+        roll_pointwise: 1×1 and dense kernels mix the decoder's bank with the
+            coefficients of every position of the maximal tensor (see
+            `ghnq_tf.hypernet.decoder`); False: the centre's only.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class GHN(keras.Model):
         bank_stddev: float = 1.0,
         beta: float = 1.0,
         classifier_beta: float = CLASSIFIER_BETA,
+        roll_pointwise: bool = False,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -93,6 +97,7 @@ class GHN(keras.Model):
         self.bank_stddev = bank_stddev
         self.beta = beta
         self.classifier_beta = classifier_beta
+        self.roll_pointwise = bool(roll_pointwise)
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
@@ -111,6 +116,7 @@ class GHN(keras.Model):
             bank_stddev=bank_stddev,
             beta=beta,
             classifier_beta=classifier_beta,
+            roll_pointwise=roll_pointwise,
             name="decoder",
         )
         # Traced parameter-state functions, one per message_passing flag (not
@@ -193,6 +199,7 @@ class GHN(keras.Model):
             "bank_stddev": self.bank_stddev,
             "beta": self.beta,
             "classifier_beta": self.classifier_beta,
+            "roll_pointwise": self.roll_pointwise,
             "name": self.name,
         }
 

@@ -66,6 +66,7 @@ class GHNConfig:
     bank_stddev: float = 1.0
     beta: float = 1.0
     classifier_beta: float = 0.1  # decoder.CLASSIFIER_BETA
+    roll_pointwise: bool = False
 
 
 @dataclasses.dataclass

@@ -190,3 +190,61 @@ def test_initialization_is_reproducible_with_a_seed():
 
     for a, b in zip(weights(), weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _family_rank(rolled, kh):
+    """Dimension of the kernels one decoder group can express: c=16, k=3, basis 2."""
+    from ghnq_tf.hypernet.decoder import _crop_index, _kernel_fn, _tile_index
+
+    c, k, b = 16, 3, 2
+    bank = tf.random.stateless_normal([b, c, c], seed=[1, 2])
+    out = tf.random.stateless_normal([64, b * k * k + 1], seed=[3, 4])  # 64 nodes' head outputs
+    kernels = _kernel_fn(c, k, 0, b, 0, rolled)(
+        out,
+        bank,
+        tf.zeros([0, k, k, c, c]),
+        _tile_index(c, c),
+        _tile_index(10, c),
+        _crop_index(kh, k),
+        _crop_index(kh, k),
+        np.ones([64], np.float32),
+    )
+    return np.linalg.matrix_rank(kernels.numpy().reshape(64, -1), tol=1e-4), kernels, out, bank
+
+
+def test_roll_pointwise_gives_1x1_kernels_every_position_of_the_bank():
+    # Centre only: a 1×1 kernel is a mix of the `basis` matrices (rank 2 over
+    # 64 nodes); rolled, of basis · k² = 18 rolled matrices (the 9 rolls are
+    # distinct while k² ≤ channels, as 49 ≤ 64 in the configs).
+    assert _family_rank(False, 1)[0] == 2
+    rank, kernels, out, bank = _family_rank(True, 1)
+    assert rank == 18
+    # By hand: Σ_{b,p} coef[b, p] · bank[b, i, (o + p) mod c], at unit RMS times the gain.
+    coef = out.numpy()[:, :18].reshape(64, 2, 9)
+    rolled = np.stack([np.roll(bank.numpy(), -p, axis=2) for p in range(9)], 1)  # [b, p, i, o]
+    want = np.einsum("gbp,bpio->gio", coef, rolled)[:, :, :10]
+    want /= np.sqrt(np.mean(want**2, axis=(1, 2), keepdims=True))
+    want *= 2.0 / (1.0 + np.exp(-out.numpy()[:, -1]))[:, None, None]
+    np.testing.assert_allclose(kernels.numpy()[:, 0, 0], want, rtol=1e-4, atol=1e-5)
+
+
+def test_roll_pointwise_changes_only_1x1_and_dense_kernels():
+    x = keras.Input((4, 4, 8))
+    h = L.Conv2D(8, 1, use_bias=False)(L.Conv2D(8, 3, padding="same", use_bias=False)(x))
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(L.GlobalAveragePooling2D()(h))))
+
+    def predict(roll_pointwise):
+        keras.utils.set_random_seed(6)
+        kwargs = dict(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2)
+        ghn = GHN(**kwargs, roll_pointwise=roll_pointwise).build_all()
+        return ghn, [t.numpy() for t in ghn.predict_params(graph)[0]]
+
+    plain, (conv3, conv1, dense, bias) = predict(False)
+    rolled, (r_conv3, r_conv1, r_dense, r_bias) = predict(True)
+    # The same weights (rolling adds none), the same 3×3 kernel and bias.
+    assert [w.shape for w in rolled.weights] == [w.shape for w in plain.weights]
+    np.testing.assert_array_equal(r_conv3, conv3)
+    np.testing.assert_array_equal(r_bias, bias)
+    assert not np.allclose(r_conv1, conv1) and not np.allclose(r_dense, dense)
+    assert r_conv1.shape == conv1.shape and r_dense.shape == dense.shape
+    assert GHN.from_config(rolled.get_config()).roll_pointwise is True
