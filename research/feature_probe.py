@@ -18,7 +18,8 @@ images (its moving statistics := theirs, as `gq.calibrate` sets them). Then:
   the GHN's decoder can express for this network: a mix of its `basis`
   classifier-bank matrices (sliced and tiled to `[features, classes]` as
   the decoder slices them; a dense kernel uses only the centre of the
-  node's spatial coefficients), plus a free bias;
+  node's spatial coefficients, or every position's with `roll_pointwise`),
+  plus a free bias;
 * `effective_rank`: exp(entropy) of the normalized singular values of the
   centred held-out features, and `top1_share`: the first one's share of
   the variance.
@@ -102,8 +103,14 @@ def _tie(f: np.ndarray, channels: int) -> np.ndarray:
     return np.stack([f[:, groups == j].sum(1) for j in range(min(channels, f.shape[1]))], 1)
 
 
-def _family_probe(bank: np.ndarray, f_fit, y_fit, f_val, y_val) -> float:
-    """Least squares over classifiers Σ_b a_b · bank_b[tiled features, :classes] + bias."""
+def _family_probe(bank: np.ndarray, f_fit, y_fit, f_val, y_val, positions: int = 0) -> float:
+    """Least squares over classifiers Σ_b a_b · bank_b[tiled features, :classes] + bias.
+
+    With `positions` (a `roll_pointwise` GHN's kernel_size²), the family is
+    that of every position's bank rolled along the output channels.
+    """
+    if positions:
+        bank = np.concatenate([np.roll(bank, -p, axis=2) for p in range(positions)])
     basis, channels, _ = bank.shape
     rows = np.arange(f_fit.shape[1]) % channels
     cols = np.arange(10) % channels
@@ -185,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
                 "features": int(f_val.shape[1]),
             }
             if start_name == "ghn":
-                bank = ghn.decoder.banks["classifier"].numpy()
-                row[start_name]["family_probe"] = _family_probe(bank, f_fit, y_fit, f_val, y_val)
+                decoder = ghn.decoder
+                bank = decoder.banks["classifier"].numpy()
+                positions = decoder.kernel_size**2 if decoder.roll_pointwise else 0
+                row[start_name]["family_probe"] = _family_probe(
+                    bank, f_fit, y_fit, f_val, y_val, positions
+                )
         rows.append(row)
         print(
             f"{args.split}[{index}] "
