@@ -27,7 +27,8 @@ images (its moving statistics := theirs, as `gq.calibrate` sets them). Then:
 If the predicted features probe far above the predicted classifier, the GHN
 loses most in its classifier (and `family_probe` says whether the decoder
 could express a better one); if they probe no better than random features,
-the features are the limit. Float, no quantization.
+the features are the limit. Float networks, no quantization; the GHN is
+told `--bits` (4, what the screen's and `cifar10_float`'s training told it).
 
     .venv/bin/python research/feature_probe.py --ghn cifar10_float --split test --indices 0 1 2
 """
@@ -142,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--fit", type=int, default=2000, help="images the probe is fit on")
     parser.add_argument("--limit", type=int, default=1000, help="held-out images scored")
+    parser.add_argument(
+        "--bits", type=int, default=4, help="bitwidth told to the GHN (the screen's: 4)"
+    )
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", default=None, help="results name (default feature_probe_<ghn>)")
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         graph = gq.graph_from_keras(model)
         row = {"index": index, "bn": bool(specs[index].get("bn", True))}
         initial = model.get_weights()
-        predicted = match_init_scale(model, graph, ghn.predict_params(graph, bits=32)[0])
+        predicted = ghn.predict_params(graph, bits=args.bits)[0]
+        predicted = match_init_scale(model, graph, predicted)
         for start_name in ("random", "ghn"):
             model.set_weights(initial)
             if start_name == "ghn":
@@ -225,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "ghn": args.ghn,
             "split": args.split,
+            "bits_told": args.bits,
             "fit_images": args.fit,
             "held_out_images": args.limit,
             "rows": rows,
