@@ -59,16 +59,14 @@ def _images(data: str, split: str, count: int, seed: int = 0) -> tuple[np.ndarra
 
 
 def _calibrate_batch_norm(model, x_cal: np.ndarray) -> None:
+    """Moving statistics := the statistics of `x_cal`, with `gq.calibrate`'s BN patch."""
     from ghnq_tf._keras import keras
+    from ghnq_tf.quant.calibrate import batch_norm_momentum_zero, patched_attributes
 
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    momentum = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.0
     if norms:
-        model(x_cal, training=True)
-    for layer, value in zip(norms, momentum, strict=True):
-        layer.momentum = value
+        with patched_attributes(batch_norm_momentum_zero(norms)):
+            model(x_cal, training=True)
 
 
 def _features(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

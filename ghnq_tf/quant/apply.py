@@ -17,12 +17,13 @@ functional model `quantize_all` creates the transformed layers, builds and
 weights each as that first build would, wraps them and calls only the
 wrappers (`_wrap_in_one_pass`). A Sequential model, or a transform that
 made a layer `model` has no built namesake for, takes tfmot's two builds.
-Every call of a layer on symbolic inputs runs without autograph (Keras would convert the `call`
-of every tfmot wrapper for a shape inference that takes no branch on a
-tensor). The returned model equals what tfmot's two calls return: the same
-layers, configs, variables (names and values) and outputs, and the same
-TFLite export (tested on Sequential, residual and concatenating models and
-MobileNetV2; `tfmot_quantize` in `ghnq_tf.quant.quantize` is that path).
+Every call of a layer on symbolic inputs runs without autograph (Keras
+would convert the `call` of every tfmot wrapper for a shape inference that
+takes no branch on a tensor). The returned model equals what tfmot's two
+calls return: the same layers, configs, variables (names and values) and
+outputs, and the same TFLite export (tested on Sequential, residual and
+concatenating models and MobileNetV2; `tfmot_quantize` in
+`ghnq_tf.quant.quantize` is that path).
 
 Example:
     with quantize_scope():
