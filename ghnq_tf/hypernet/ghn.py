@@ -63,6 +63,9 @@ class GHN(keras.Model):
         roll_pointwise: 1×1 and dense kernels mix the decoder's bank with the
             coefficients of every position of the maximal tensor (see
             `ghnq_tf.hypernet.decoder`); False: the centre's only.
+        orthogonal_kernels: conv and hidden dense kernels come out with
+            orthonormal filters (their approximate polar factor; see
+            `ghnq_tf.hypernet.decoder`).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class GHN(keras.Model):
         beta: float = 1.0,
         classifier_beta: float = CLASSIFIER_BETA,
         roll_pointwise: bool = False,
+        orthogonal_kernels: bool = False,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -98,6 +102,7 @@ class GHN(keras.Model):
         self.beta = beta
         self.classifier_beta = classifier_beta
         self.roll_pointwise = bool(roll_pointwise)
+        self.orthogonal_kernels = bool(orthogonal_kernels)
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
@@ -117,6 +122,7 @@ class GHN(keras.Model):
             beta=beta,
             classifier_beta=classifier_beta,
             roll_pointwise=roll_pointwise,
+            orthogonal_kernels=orthogonal_kernels,
             name="decoder",
         )
         # Traced parameter-state functions, one per message_passing flag (not
@@ -200,6 +206,7 @@ class GHN(keras.Model):
             "beta": self.beta,
             "classifier_beta": self.classifier_beta,
             "roll_pointwise": self.roll_pointwise,
+            "orthogonal_kernels": self.orthogonal_kernels,
             "name": self.name,
         }
 

@@ -67,6 +67,7 @@ class GHNConfig:
     beta: float = 1.0
     classifier_beta: float = 0.1  # decoder.CLASSIFIER_BETA
     roll_pointwise: bool = False
+    orthogonal_kernels: bool = False
 
 
 @dataclasses.dataclass

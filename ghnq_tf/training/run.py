@@ -204,8 +204,16 @@ def load_teacher(path: str | None) -> keras.Model | None:
         ) from err
 
 
+# Options that change how a GHN decodes but none of its weights: a run may
+# switch them on a trained GHN (`training.init_from`) and fine-tune from it.
+DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels")
+
+
 def initial_ghn(config: RunConfig) -> Any:
     """The GHN a run starts from: fresh, or `training.init_from`'s weights.
+
+    The checkpoint's GHN must be built like the config's `ghn` section,
+    except for `DECODING_SWITCHES`, which the config's values set.
 
     Raises:
         FileNotFoundError / ValueError: `init_from` names no readable GHN.
@@ -221,7 +229,11 @@ def initial_ghn(config: RunConfig) -> Any:
         return ghn
     is_name = source in pretrained_manifests()
     start = gq.GHN.from_pretrained(source) if is_name else gq.GHN.load(source)
-    wanted = {k: v for k, v in ghn.get_config().items() if k in vars(config.ghn)}
+    wanted = {
+        k: v
+        for k, v in ghn.get_config().items()
+        if k in vars(config.ghn) and k not in DECODING_SWITCHES
+    }
     found = {k: v for k, v in start.get_config().items() if k in wanted}
     if found != wanted:
         differ = sorted(k for k in wanted if found.get(k) != wanted[k])

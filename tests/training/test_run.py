@@ -37,6 +37,25 @@ def test_init_from_must_match_the_ghn_section(tmp_path):
         initial_ghn(config)
 
 
+def test_init_from_may_switch_decoding_options_on(tmp_path):
+    path = str(tmp_path / "start.keras")
+    start = gq.GHN(hidden=8, num_layers=1, rank=2, basis=2, channels=16).build_all()
+    start.save(path)
+    config = load_config(
+        "configs/digits_w4a4.yaml",
+        overrides=[
+            *TINY[:-1],
+            "ghn.channels=16",
+            "ghn.roll_pointwise=true",
+            "ghn.orthogonal_kernels=true",
+            f"training.init_from={path}",
+        ],
+    )
+    ghn = initial_ghn(config)
+    assert ghn.roll_pointwise and ghn.orthogonal_kernels
+    assert _same_weights(ghn, start)
+
+
 def test_a_run_started_from_a_checkpoint_trains_on_from_it(tmp_path):
     start = gq.GHN(hidden=8, num_layers=1, rank=2, basis=2, channels=16).build_all()
     start.save(str(tmp_path / "start.keras"))
