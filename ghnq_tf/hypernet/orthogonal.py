@@ -19,10 +19,19 @@ _NEWTON_SCHULZ = (3.4445, -4.7750, 2.0315)
 
 
 def orthogonalize(kernel: tf.Tensor, steps: int = 5) -> tf.Tensor:
-    """Near-polar factor of each `[h·w·in, out]` kernel matrix: filters orthonormal.
+    """Near-polar factor of each `[h·w·in, out]` kernel matrix.
 
-    Newton-Schulz iterations (matrix products only, so differentiable and
-    cheap), on the smaller of the two Gram matrices.
+    The filters (columns) come out orthonormal; when a kernel has more
+    filters than inputs (`out > h·w·in`), its rows do instead. Newton-Schulz
+    iterations (matrix products only, so differentiable and cheap), on the
+    smaller of the two Gram matrices.
+
+    Args:
+        kernel: `[kernels, h, w, in, out]` stacked kernels.
+        steps: Newton-Schulz steps.
+
+    Returns:
+        The kernels' near-polar factors, in `kernel`'s shape.
     """
     shape = tf.shape(kernel)
     matrix = tf.reshape(kernel, [shape[0], -1, shape[4]])
