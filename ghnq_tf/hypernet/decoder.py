@@ -65,6 +65,9 @@ from ghnq_tf.hypernet.orthogonal import orthogonalize
 # 1.0 fit as fast on plain chains and 10.0 slower (research/README.md).
 CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
+# Options that change how kernels are decoded but none of the weights: a
+# trained GHN can be loaded with them switched (`training.init_from`).
+DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels")
 VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")
 
 

@@ -204,16 +204,12 @@ def load_teacher(path: str | None) -> keras.Model | None:
         ) from err
 
 
-# Options that change how a GHN decodes but none of its weights: a run may
-# switch them on a trained GHN (`training.init_from`) and fine-tune from it.
-DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels")
-
-
 def initial_ghn(config: RunConfig) -> Any:
     """The GHN a run starts from: fresh, or `training.init_from`'s weights.
 
     The checkpoint's GHN must be built like the config's `ghn` section,
-    except for `DECODING_SWITCHES`, which the config's values set.
+    except for the decoder's `DECODING_SWITCHES` (no weights of their own),
+    which the config's values set.
 
     Raises:
         FileNotFoundError / ValueError: `init_from` names no readable GHN.
@@ -222,6 +218,7 @@ def initial_ghn(config: RunConfig) -> Any:
     """
     import ghnq_tf as gq
     from ghnq_tf.hypernet.checkpoint import pretrained_manifests
+    from ghnq_tf.hypernet.decoder import DECODING_SWITCHES
 
     ghn = gq.GHN(**vars(config.ghn))
     source = config.training.init_from
