@@ -23,6 +23,7 @@ MODULES = (
     "ghnq_tf.data.registry",
     "ghnq_tf.evaluation.baselines",
     "ghnq_tf.evaluation.cli",
+    "ghnq_tf.hypernet.kernel_mix",
     "ghnq_tf.hypernet.tiling",
     "ghnq_tf.prediction.predict",
     "ghnq_tf.quant.bits",

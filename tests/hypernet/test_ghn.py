@@ -194,19 +194,19 @@ def test_initialization_is_reproducible_with_a_seed():
 
 def _family_rank(rolled, kh):
     """Dimension of the kernels one decoder group can express: c=16, k=3, basis 2."""
-    from ghnq_tf.hypernet.decoder import _crop_index, _kernel_fn, _tile_index
+    from ghnq_tf.hypernet.kernel_mix import crop_index, kernel_function, tile_index
 
     c, k, b = 16, 3, 2
     bank = tf.random.stateless_normal([b, c, c], seed=[1, 2])
     out = tf.random.stateless_normal([64, b * k * k + 1], seed=[3, 4])  # 64 nodes' head outputs
-    kernels = _kernel_fn(c, k, 0, b, 0, rolled)(
+    kernels = kernel_function(c, k, 0, b, 0, rolled)(
         out,
         bank,
         tf.zeros([0, k, k, c, c]),
-        _tile_index(c, c),
-        _tile_index(10, c),
-        _crop_index(kh, k),
-        _crop_index(kh, k),
+        tile_index(c, c),
+        tile_index(10, c),
+        crop_index(kh, k),
+        crop_index(kh, k),
         np.ones([64], np.float32),
     )
     return np.linalg.matrix_rank(kernels.numpy().reshape(64, -1), tol=1e-4), kernels, out, bank
