@@ -4,7 +4,8 @@ Reads `research/results/screen.jsonl` (one record per `research/screen.py`
 run; the newest record of each (idea, seed) counts) and prints the Markdown
 table of `docs/screen.md`: per idea the two seeds' W4A4 and W8A8, their
 mean, the `zoo_val` W4A4 mean (the block family; "—" where not scored),
-the CPU-minutes, W4A4 per CPU-hour, the gain over the baseline and the
+the CPU-minutes (≥ where a resumed run's score was counted by an
+earlier process), W4A4 per CPU-hour, the gain over the baseline and the
 verdict. An idea is kept when its mean W4A4 beats the baseline's by more
 than twice the baseline's seed spread (|seed 0 - seed 1|); an idea whose
 first seed scores below the baseline's mean is dropped after that seed.
@@ -46,6 +47,14 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         w4 = [r["w4a4"] for r in records]
         w8 = [r["w8a8"] for r in records]
         cpu = statistics.mean(r["cpu_minutes"] for r in records)
+        # A run whose `val` score was counted by an earlier, interrupted
+        # process records training CPU only: a lower bound.
+        partial = any(
+            r["cpu_minutes"] - r.get("train_cpu_minutes", 0.0) < 1.0
+            for r in records
+            if "train_cpu_minutes" in r
+        )
+        bound_cpu, bound_rate = ("≥", "≤") if partial else ("", "")
         mean4 = statistics.mean(w4)
         zoo = [r["zoo_w4a4"] for r in records if "zoo_w4a4" in r]
         zoo_cell = f"{100 * statistics.mean(zoo):.1f}" if len(zoo) == len(records) else "—"
@@ -64,8 +73,8 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         rows.append(
             f"| {idea} | `{overrides}` | {len(records)} | "
             + " / ".join(f"{100 * v:.1f}" for v in w4)
-            + f" | {100 * mean4:.1f} | {100 * statistics.mean(w8):.1f} | {zoo_cell} | {cpu:.0f} | "
-            f"{100 * mean4 / (cpu / 60):.1f} | "
+            + f" | {100 * mean4:.1f} | {100 * statistics.mean(w8):.1f} | {zoo_cell} | "
+            f"{bound_cpu}{cpu:.0f} | {bound_rate}{100 * mean4 / (cpu / 60):.1f} | "
             + ("—" if idea == baseline or gain is None else f"{100 * gain:+.1f}")
             + f" | {verdict} |"
         )
