@@ -64,7 +64,7 @@ def kernel_function(
     of small eager ops per group (the decoder's backward went from 1.07 s to
     0.16 s for four digits networks). `rolled` serves 1×1 groups with
     `roll_pointwise`, `orthogonal` kernels with `orthogonal_kernels` (see
-    the module docstring).
+    `ghnq_tf.hypernet.decoder`'s docstring).
     """
     c, k, r, b, t = channels, kernel_size, rank, basis, templates
     roll = roll_index(c, k * k)
