@@ -50,7 +50,7 @@ def table(ideas: dict[str, dict[int, dict]], baseline: str = "baseline") -> str:
         # A run whose `val` score was counted by an earlier, interrupted
         # process records training CPU only: a lower bound.
         partial = any(
-            r["cpu_minutes"] - r.get("train_cpu_minutes", 0.0) < 1.0
+            r["cpu_minutes"] - r["train_cpu_minutes"] < 1.0
             for r in records
             if "train_cpu_minutes" in r
         )
