@@ -37,6 +37,13 @@ of) its polar factor: the node still chooses the directions, but its filters
 come out orthonormal, as with Keras' `Orthogonal` initializer, instead of
 repeating each other (`research/README.md`: the predicted filters' mean
 |cosine| is 0.30 against 0.13 for Keras' initialization).
+With `centre_coefficients` = λ, each conv, depthwise and hidden dense
+kernel's coefficients (not its gain) lose λ times their mean over the
+kernels of the same kind in the same network (where it has two or more):
+what every layer of a network shares is removed, and the layers differ by
+construction. (Trained GHNs predict the same kernel for every layer of a
+shape, mean |cosine| 0.997 between them, and the features lose their
+directions layer after layer: `research/depth_collapse.py`.)
 1-D parameters (biases, batch-norm gamma/beta) have their own heads.
 
 Predicted values are normalized as in GHN-2: kernels to fan-in scale
@@ -67,7 +74,10 @@ CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
 # Options that change how kernels are decoded but none of the weights: a
 # trained GHN can be loaded with them switched (`training.init_from`).
-DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels")
+DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels", "centre_coefficients")
+# Kinds whose coefficients `centre_coefficients` centres within each network:
+# the classifier (one per network) and 1-D parameters keep theirs.
+CENTRED_KINDS = ("conv", "dw_conv", "linear")
 VECTOR_KINDS = ("bias", "classifier_bias", "gamma", "beta")
 
 
@@ -170,6 +180,9 @@ class ParamDecoder(keras.layers.Layer):
         orthogonal_kernels: conv and hidden dense kernels are replaced by
             their (approximate) polar factor, filters orthonormal (see the
             module docstring).
+        centre_coefficients: fraction λ of the per-network mean of the
+            conv, depthwise and hidden dense coefficients removed from each
+            kernel's (see the module docstring); 0: none.
     """
 
     def __init__(
@@ -186,9 +199,15 @@ class ParamDecoder(keras.layers.Layer):
         classifier_beta: float = CLASSIFIER_BETA,
         roll_pointwise: bool = False,
         orthogonal_kernels: bool = False,
+        centre_coefficients: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not 0.0 <= centre_coefficients <= 1.0:
+            raise ValueError(
+                "`centre_coefficients` must be between 0 and 1. "
+                f"Received: centre_coefficients={centre_coefficients}"
+            )
         if min(rank, basis, templates) < 0 or rank + basis + templates == 0:
             raise ValueError(
                 "`rank`, `basis` and `templates` must be >= 0, and not all 0. "
@@ -208,6 +227,7 @@ class ParamDecoder(keras.layers.Layer):
         self.classifier_beta = classifier_beta
         self.roll_pointwise = bool(roll_pointwise)
         self.orthogonal_kernels = bool(orthogonal_kernels)
+        self.centre_coefficients = float(centre_coefficients)
         spatial = kernel_size * kernel_size
         width = rank * (2 * channels + spatial) + basis * spatial + templates + 1  # + a gain
         dense = keras.layers.Dense
@@ -290,11 +310,34 @@ class ParamDecoder(keras.layers.Layer):
             return 2.0 * tf.sigmoid(0.5 * values)
         return tf.tanh(0.2 * values)
 
-    def call(self, states: tf.Tensor, plan: DecodePlan) -> list[tf.Tensor]:
-        """Decodes `states` ([num_params, hidden]) into tensors per `plan`."""
-        head_out = {
-            kind: self.heads[kind](tf.gather(states, rows)) for kind, rows in plan.kind_rows.items()
-        }
+    def _centre(self, out: tf.Tensor, networks: tf.Tensor) -> tf.Tensor:
+        """`out` less λ × its network's mean coefficients (gain kept; lone kernels kept)."""
+        count = tf.reduce_max(networks) + 1
+        mean = tf.math.unsorted_segment_mean(out[:, :-1], networks, count)
+        members = tf.math.unsorted_segment_sum(tf.ones_like(out[:, 0]), networks, count)
+        weight = self.centre_coefficients * tf.cast(members >= 2, out.dtype)
+        shift = tf.gather(mean * weight[:, None], networks)
+        return tf.concat([out[:, :-1] - shift, out[:, -1:]], axis=1)
+
+    def call(
+        self, states: tf.Tensor, plan: DecodePlan, networks: tf.Tensor | None = None
+    ) -> list[tf.Tensor]:
+        """Decodes `states` ([num_params, hidden]) into tensors per `plan`.
+
+        `networks` ([num_params] int32) numbers each parameter's network; it
+        is needed only with `centre_coefficients`.
+        """
+        head_out = {}
+        for kind, rows in plan.kind_rows.items():
+            out = self.heads[kind](tf.gather(states, rows))
+            if self.centre_coefficients and kind in CENTRED_KINDS:
+                if networks is None:
+                    raise ValueError(
+                        "`networks` must be given when `centre_coefficients` > 0. "
+                        "Received: networks=None"
+                    )
+                out = self._centre(out, tf.gather(networks, rows))
+            head_out[kind] = out
         result: list[Any] = [None] * len(plan.shapes)
         for group in plan.groups:
             out = tf.gather(head_out[group.kind], group.rows)
@@ -321,4 +364,5 @@ class ParamDecoder(keras.layers.Layer):
             "classifier_beta": self.classifier_beta,
             "roll_pointwise": self.roll_pointwise,
             "orthogonal_kernels": self.orthogonal_kernels,
+            "centre_coefficients": self.centre_coefficients,
         }

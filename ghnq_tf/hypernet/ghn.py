@@ -66,6 +66,10 @@ class GHN(keras.Model):
         orthogonal_kernels: conv and hidden dense kernels come out with
             orthonormal filters (their approximate polar factor; see
             `ghnq_tf.hypernet.decoder`).
+        centre_coefficients: fraction of each network's mean conv, depthwise
+            and hidden dense coefficients the decoder removes, so that a
+            network's layers cannot all get one kernel (see
+            `ghnq_tf.hypernet.decoder`); 0: none.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class GHN(keras.Model):
         classifier_beta: float = CLASSIFIER_BETA,
         roll_pointwise: bool = False,
         orthogonal_kernels: bool = False,
+        centre_coefficients: float = 0.0,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -103,6 +108,7 @@ class GHN(keras.Model):
         self.classifier_beta = classifier_beta
         self.roll_pointwise = bool(roll_pointwise)
         self.orthogonal_kernels = bool(orthogonal_kernels)
+        self.centre_coefficients = float(centre_coefficients)
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
@@ -123,6 +129,7 @@ class GHN(keras.Model):
             classifier_beta=classifier_beta,
             roll_pointwise=roll_pointwise,
             orthogonal_kernels=orthogonal_kernels,
+            centre_coefficients=centre_coefficients,
             name="decoder",
         )
         # Traced parameter-state functions, one per message_passing flag (not
@@ -148,7 +155,9 @@ class GHN(keras.Model):
                 only (the no-graph ablation).
         """
         plan = decode_plan(graph)
-        return self.decoder(self._param_states(graph, bool(message_passing)), plan)
+        sizes = graph.node_sets[PARAM_SET].sizes
+        networks = tf.repeat(tf.range(tf.size(sizes)), tf.cast(sizes, tf.int32))
+        return self.decoder(self._param_states(graph, bool(message_passing)), plan, networks)
 
     def _param_states(self, graph: Any, message_passing: bool) -> tf.Tensor:
         """Each parameter's state (its owner op's), by a traced function.
@@ -207,6 +216,7 @@ class GHN(keras.Model):
             "classifier_beta": self.classifier_beta,
             "roll_pointwise": self.roll_pointwise,
             "orthogonal_kernels": self.orthogonal_kernels,
+            "centre_coefficients": self.centre_coefficients,
             "name": self.name,
         }
 

@@ -68,6 +68,7 @@ class GHNConfig:
     classifier_beta: float = 0.1  # decoder.CLASSIFIER_BETA
     roll_pointwise: bool = False
     orthogonal_kernels: bool = False
+    centre_coefficients: float = 0.0
 
 
 @dataclasses.dataclass

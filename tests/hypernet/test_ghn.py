@@ -248,3 +248,39 @@ def test_roll_pointwise_changes_only_1x1_and_dense_kernels():
     assert not np.allclose(r_conv1, conv1) and not np.allclose(r_dense, dense)
     assert r_conv1.shape == conv1.shape and r_dense.shape == dense.shape
     assert GHN.from_config(rolled.get_config()).roll_pointwise is True
+
+
+def test_centre_coefficients_removes_each_networks_shared_mix():
+    x = keras.Input((4, 4, 8))
+    h = L.Conv2D(8, 3, padding="same", use_bias=False)(x)
+    h = L.Conv2D(8, 3, padding="same", use_bias=False)(h)
+    h = L.Conv2D(8, 3, padding="same", use_bias=False)(h)
+    graph = graph_from_keras(keras.Model(x, L.Dense(10)(L.GlobalAveragePooling2D()(h))))
+    other = graph_from_keras(_net(8))
+
+    def predict(centre, graphs):
+        keras.utils.set_random_seed(7)
+        kwargs = dict(hidden=16, num_layers=1, channels=8, kernel_size=3, rank=0, basis=2)
+        ghn = GHN(**kwargs, centre_coefficients=centre).build_all()
+        return ghn, [[t.numpy() for t in p] for p in ghn.predict_params(graphs)]
+
+    plain, [(*convs, dense, bias)] = predict(0.0, [graph])
+    centred, [(*c_convs, c_dense, c_bias), _] = predict(1.0, [graph, other])
+    # The three conv kernels' coefficients, centred over the network, sum to
+    # zero: their bank mixes (before RMS scaling) are no longer all alike.
+    states = centred._param_states(graphs_to_tensor([graph], bits=4), True)
+    out = centred.decoder.heads["conv"](states[:3])
+    centred_out = centred.decoder._centre(out, tf.zeros([3], tf.int32))
+    np.testing.assert_allclose(np.sum(centred_out[:, :-1], axis=0), 0.0, atol=1e-5)
+    np.testing.assert_array_equal(centred_out[:, -1], out[:, -1])  # gains kept
+    # The classifier and the bias keep their own decoding; a network's
+    # prediction does not depend on the networks predicted with it.
+    np.testing.assert_allclose(c_dense, dense, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c_bias, bias, rtol=1e-5, atol=1e-6)
+    assert not any(np.allclose(c, p) for c, p in zip(c_convs, convs, strict=True))
+    (*alone, _, _) = predict(1.0, [graph])[1][0]
+    for a, c in zip(alone, c_convs, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    assert GHN.from_config(centred.get_config()).centre_coefficients == 1.0
+    with pytest.raises(ValueError, match="`centre_coefficients` must be between 0 and 1"):
+        GHN(centre_coefficients=1.5)

@@ -1,0 +1,161 @@
+"""Research: where, along depth, the predicted features lose their directions.
+
+`feature_probe.py` found that the pooled features of predicted networks
+span 2–3.5 effective directions (Keras' initialization: 10), even with
+orthonormal filters in every layer. This script follows that spread through
+the network: for each `test` network, with the GHN's prediction and with
+Keras' initialization (batch norm calibrated on 512 training images, as
+`feature_probe.py` does), the output of every conv, depthwise, batch-norm,
+add and concatenate layer is average-pooled over space and its effective
+rank (exp of the entropy of the squared singular values of the centred
+images × channels matrix) divided by its channel count. Layers are binned
+by their position in the model's layer order (fifths of depth).
+
+It also measures how alike the predicted kernels of different layers are:
+the mean |cosine| between the flattened kernels of every pair of layers
+with the same kernel shape (Keras' initialization: about 0). Alike kernels
+stacked on each other act like repeated multiplication by one matrix,
+which pulls every input toward that matrix's leading directions.
+
+Run: `.venv/bin/python research/depth_collapse.py --ghn cifar10_float`
+Results: `research/results/depth_collapse_<ghn>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from _common import save  # noqa: E402
+from feature_probe import DATA, _calibrate_batch_norm, _images, _spectrum  # noqa: E402
+
+BINS = 5
+
+
+def _layer_ranks(model, x: np.ndarray) -> list[tuple[float, str, float]]:
+    """(relative depth, layer class, effective rank / channels) per 4-D layer output."""
+    from ghnq_tf._keras import keras
+
+    kinds = (
+        keras.layers.Conv2D,
+        keras.layers.DepthwiseConv2D,
+        keras.layers.BatchNormalization,
+        keras.layers.Add,
+        keras.layers.Concatenate,
+    )
+    layers = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, kinds) and len(layer.output.shape) == 4 and layer.output.shape[-1] > 4
+    ]
+    pool = keras.layers.GlobalAveragePooling2D
+    probe = keras.Model(model.inputs, [pool()(layer.output) for layer in layers])
+    outputs = [np.asarray(o) for o in probe(x, training=False)]
+    rows = []
+    for position, (layer, pooled) in enumerate(zip(layers, outputs, strict=True)):
+        rank, _ = _spectrum(pooled)
+        rows.append(
+            (position / max(len(layers) - 1, 1), type(layer).__name__, rank / pooled.shape[1])
+        )
+    return rows
+
+
+def _kernel_similarity(kernels: list[np.ndarray]) -> float | None:
+    """Mean |cosine| between flattened kernels of equal shape from different layers."""
+    by_shape: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for kernel in kernels:
+        if kernel.ndim >= 2 and kernel.size >= 64:
+            flat = kernel.reshape(-1)
+            by_shape.setdefault(kernel.shape, []).append(flat / (np.linalg.norm(flat) + 1e-12))
+    cosines = [
+        abs(float(a @ b))
+        for group in by_shape.values()
+        for a, b in itertools.combinations(group, 2)
+    ]
+    return statistics.fmean(cosines) if cosines else None
+
+
+def _binned(rows: list[tuple[float, str, float]]) -> list[float]:
+    bins = [[] for _ in range(BINS)]
+    for depth, _, rank in rows:
+        bins[min(int(depth * BINS), BINS - 1)].append(rank)
+    return [round(statistics.fmean(b), 3) if b else float("nan") for b in bins]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ghn", default="cifar10_float", help="a bundled name or a .keras path")
+    parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--images", type=int, default=500, help="held-out images measured")
+    parser.add_argument("--bits", type=int, default=4)
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--output", default=None, help="default: depth_collapse_<ghn>")
+    args = parser.parse_args(argv)
+
+    import ghnq_tf as gq
+    from ghnq_tf._keras import keras, tf
+    from ghnq_tf.evaluation.inputs import resolve_ghn
+    from ghnq_tf.hypernet.init_scale import match_init_scale
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    start = time.process_time()
+    ghn = resolve_ghn(args.ghn, "ghn")
+    x_cal, _ = _images(args.data, "train[:-2000]", 512)
+    x_val, _ = _images(args.data, "train[-2000:]", args.images)
+    specs = gq.search_space.split("test", max(args.indices) + 1)
+    rows = []
+    for index in args.indices:
+        keras.utils.set_random_seed(index)
+        model = gq.search_space.build(specs[index], input_shape=(32, 32, 3), num_classes=10)
+        graph = gq.graph_from_keras(model)
+        initial = model.get_weights()
+        predicted = ghn.predict_params(graph, bits=args.bits)[0]
+        predicted = match_init_scale(model, graph, predicted)
+        row = {"index": index}
+        for start_name in ("random", "ghn"):
+            model.set_weights(initial)
+            if start_name == "ghn":
+                for param, value in zip(graph.params, predicted, strict=True):
+                    getattr(model.get_layer(param.layer[0]), param.attr).assign(value)
+            _calibrate_batch_norm(model, x_cal)
+            layer_rows = _layer_ranks(model, x_val)
+            kernels = [v.numpy() for v in model.trainable_variables if "kernel" in v.name]
+            row[start_name] = {
+                "rank_fraction_by_depth_fifth": _binned(layer_rows),
+                "kernel_similarity": _kernel_similarity(kernels),
+                "layers": len(layer_rows),
+            }
+        rows.append(row)
+        print(row, flush=True)
+    key = "rank_fraction_by_depth_fifth"
+    means = {
+        start_name: {
+            key: [
+                round(statistics.fmean(r[start_name][key][b] for r in rows), 3) for b in range(BINS)
+            ],
+            "kernel_similarity": round(
+                statistics.fmean(r[start_name]["kernel_similarity"] for r in rows), 3
+            ),
+        }
+        for start_name in ("random", "ghn")
+    }
+    print("mean over networks:", means, f"({time.process_time() - start:.0f} CPU-s)")
+    name = args.output or f"depth_collapse_{Path(args.ghn).stem}"
+    save(name, {"ghn": args.ghn, "bits": args.bits, "mean": means, "per_arch": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
