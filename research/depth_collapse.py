@@ -15,9 +15,12 @@ It also measures how alike the predicted kernels of different layers are:
 the mean |cosine| between the flattened kernels of every pair of layers
 with the same kernel shape (Keras' initialization: about 0). Alike kernels
 stacked on each other act like repeated multiplication by one matrix,
-which pulls every input toward that matrix's leading directions.
+which pulls every input toward that matrix's leading directions. And it
+measures the mean cosine between the GHN's node states of different nodes,
+after message passing and after the encoder alone.
 
 Run: `.venv/bin/python research/depth_collapse.py --ghn cifar10_float`
+(`--fresh-ghn configs/screen.yaml`: an untrained GHN of that config)
 Results: `research/results/depth_collapse_<ghn>.json`.
 """
 
@@ -84,6 +87,13 @@ def _kernel_similarity(kernels: list[np.ndarray]) -> float | None:
     return statistics.fmean(cosines) if cosines else None
 
 
+def _node_similarity(states: np.ndarray) -> float:
+    """Mean cosine between the states of two different nodes."""
+    unit = states / (np.linalg.norm(states, axis=1, keepdims=True) + 1e-12)
+    cosine = unit @ unit.T
+    return float(cosine[~np.eye(len(states), dtype=bool)].mean())
+
+
 def _binned(rows: list[tuple[float, str, float]]) -> list[float]:
     bins = [[] for _ in range(BINS)]
     for depth, _, rank in rows:
@@ -94,6 +104,7 @@ def _binned(rows: list[tuple[float, str, float]]) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ghn", default="cifar10_float", help="a bundled name or a .keras path")
+    parser.add_argument("--fresh-ghn", default=None, help="a config: its untrained GHN")
     parser.add_argument("--indices", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--images", type=int, default=500, help="held-out images measured")
     parser.add_argument("--bits", type=int, default=4)
@@ -111,7 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     start = time.process_time()
-    ghn = resolve_ghn(args.ghn, "ghn")
+    if args.fresh_ghn:
+        from ghnq_tf.training.config import load_config
+        from ghnq_tf.training.run import initial_ghn
+
+        keras.utils.set_random_seed(0)
+        ghn, args.ghn = initial_ghn(load_config(args.fresh_ghn)), f"untrained:{args.fresh_ghn}"
+    else:
+        ghn = resolve_ghn(args.ghn, "ghn")
     x_cal, _ = _images(args.data, "train[:-2000]", 512)
     x_val, _ = _images(args.data, "train[-2000:]", args.images)
     specs = gq.search_space.split("test", max(args.indices) + 1)
@@ -123,7 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         initial = model.get_weights()
         predicted = ghn.predict_params(graph, bits=args.bits)[0]
         predicted = match_init_scale(model, graph, predicted)
-        row = {"index": index}
+        tensor = gq.graphs_to_tensor([graph], bits=args.bits, max_distance=ghn.max_distance)
+        row = {
+            "index": index,
+            "node_similarity": _node_similarity(ghn.node_states(tensor).numpy()),
+            "node_similarity_encoder": _node_similarity(
+                ghn.node_states(tensor, message_passing=False).numpy()
+            ),
+        }
         for start_name in ("random", "ghn"):
             model.set_weights(initial)
             if start_name == "ghn":
@@ -151,8 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         }
         for start_name in ("random", "ghn")
     }
+    for key in ("node_similarity", "node_similarity_encoder"):
+        means["ghn"][key] = round(statistics.fmean(r[key] for r in rows), 3)
     print("mean over networks:", means, f"({time.process_time() - start:.0f} CPU-s)")
-    name = args.output or f"depth_collapse_{Path(args.ghn).stem}"
+    stem = "untrained_" + Path(args.fresh_ghn).stem if args.fresh_ghn else Path(args.ghn).stem
+    name = args.output or f"depth_collapse_{stem}"
     save(name, {"ghn": args.ghn, "bits": args.bits, "mean": means, "per_arch": rows})
     return 0
 
