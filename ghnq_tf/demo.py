@@ -83,6 +83,28 @@ def _check_archs(archs: Any, size: int) -> tuple[int, ...]:
     return archs
 
 
+def _demo_networks(archs: Any, seed: int) -> tuple[tuple[int, ...], list, list]:
+    """(checked archs, their Keras models, their graphs), each model seeded.
+
+    Architecture `i` is built under `keras.utils.set_random_seed(seed *
+    1_000_003 + i)`, so its Keras initialization (the random-init column)
+    repeats from run to run.
+    """
+    import ghnq_tf as gq
+
+    test_split = gq.search_space.split("test")
+    archs = _check_archs(archs, len(test_split))
+    models, graphs = [], []
+    for index in archs:
+        keras.utils.set_random_seed(seed * 1_000_003 + index)
+        spec = test_split[index]
+        models.append(
+            gq.search_space.build(spec, input_shape=(DEMO_SIDE, DEMO_SIDE, 3), num_classes=10)
+        )
+        graphs.append(gq.graph_from_keras(models[-1]))
+    return archs, models, graphs
+
+
 def run_demo(
     *, archs: tuple[int, ...] = DEMO_ARCHS, bits: tuple[int, ...] = (8, 4, 2), seed: int = 0
 ) -> dict[str, Any]:
@@ -111,6 +133,7 @@ def run_demo(
     from ghnq_tf.quant.variables import inject, target_list
 
     start = time.perf_counter()
+    archs, models, graphs = _demo_networks(archs, seed)  # checks `archs` first
     test = gq.data.load("digits", "test", batch_size=360, image_size=DEMO_SIDE)
     images, labels = next(iter(test))
     # The same class-mixed training digits, one batch, for every calibration:
@@ -128,16 +151,6 @@ def run_demo(
         f"data: embedded digits ({DEMO_SIDE}x{DEMO_SIDE}), {int(images.shape[0])} test images; "
         + (f"GHN: bundled '{DEMO_GHN}'" if ghn else "no bundled GHN yet: random init only")
     )
-    test_split = gq.search_space.split("test")
-    archs = _check_archs(archs, len(test_split))
-    models, graphs = [], []
-    for index in archs:
-        keras.utils.set_random_seed(seed * 1_000_003 + index)
-        spec = test_split[index]
-        models.append(
-            gq.search_space.build(spec, input_shape=(DEMO_SIDE, DEMO_SIDE, 3), num_classes=10)
-        )
-        graphs.append(gq.graph_from_keras(models[-1]))
     # The smallest network is exported: the converter's time grows with its size.
     export_at = min(
         range(len(models)), key=lambda i: (graphs[i].num_nodes, models[i].count_params())
