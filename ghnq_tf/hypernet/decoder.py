@@ -72,9 +72,9 @@ from ghnq_tf.hypernet.kernel_mix import crop_index, kernel_function, tile_index
 # 1.0 fit as fast on plain chains and 10.0 slower (research/README.md).
 CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
-# Options that change how kernels are decoded but none of the weights: a
-# trained GHN can be loaded with them switched (`training.init_from`).
-DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels", "centre_coefficients")
+# GHN options that change how parameters are decoded but none of the
+# weights: a trained GHN can be loaded with them switched (`training.init_from`).
+DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels", "centre_coefficients", "centre_states")
 # Kinds whose coefficients `centre_coefficients` centres within each network:
 # the classifier (one per network) and 1-D parameters keep theirs.
 CENTRED_KINDS = ("conv", "dw_conv", "linear")

@@ -69,6 +69,7 @@ class GHNConfig:
     roll_pointwise: bool = False
     orthogonal_kernels: bool = False
     centre_coefficients: float = 0.0
+    centre_states: bool = False
 
 
 @dataclasses.dataclass

@@ -284,3 +284,20 @@ def test_centre_coefficients_removes_each_networks_shared_mix():
     assert GHN.from_config(centred.get_config()).centre_coefficients == 1.0
     with pytest.raises(ValueError, match="`centre_coefficients` must be between 0 and 1"):
         GHN(centre_coefficients=1.5)
+
+
+def test_centre_states_gives_each_network_centred_unit_rms_states():
+    graphs = [graph_from_keras(_net(8)), graph_from_keras(_net(16, depth=3))]
+    keras.utils.set_random_seed(8)
+    ghn = GHN(hidden=16, num_layers=1, rank=0, basis=2, centre_states=True).build_all()
+    states = ghn.node_states(graphs_to_tensor(graphs, bits=4)).numpy()
+    first = graphs[0].num_nodes
+    for part in (states[:first], states[first:]):
+        np.testing.assert_allclose(part.mean(axis=0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(np.sqrt(np.mean(part**2)), 1.0, rtol=1e-3)
+    # A network's prediction does not depend on the networks predicted with it.
+    together = ghn.predict_params(graphs, bits=4)[1]
+    alone = ghn.predict_params(graphs[1], bits=4)[0]
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+    assert GHN.from_config(ghn.get_config()).centre_states is True
