@@ -18,11 +18,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ghnq-tf demo
 
+# Two pytest workers (pytest-xdist), one per core of the 2-core machines the
+# suite is sized for; each test file runs on one worker. TEST_WORKERS=0 runs
+# the suite in this process.
+TEST_WORKERS ?= 2
+TEST_FLAGS = -q -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest $(TEST_FLAGS) -m "not slow"
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(TEST_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check ghnq_tf tests benchmarks research examples
