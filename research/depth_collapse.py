@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from _common import save  # noqa: E402
-from feature_probe import DATA, _calibrate_batch_norm, _images, _spectrum  # noqa: E402
+from feature_probe import DATA, _images, _spectrum, starts  # noqa: E402
 
 BINS = 5
 
@@ -116,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     import ghnq_tf as gq
     from ghnq_tf._keras import keras, tf
     from ghnq_tf.evaluation.inputs import resolve_ghn
-    from ghnq_tf.hypernet.init_scale import match_init_scale
 
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -138,9 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         keras.utils.set_random_seed(index)
         model = gq.search_space.build(specs[index], input_shape=(32, 32, 3), num_classes=10)
         graph = gq.graph_from_keras(model)
-        initial = model.get_weights()
-        predicted = ghn.predict_params(graph, bits=args.bits)[0]
-        predicted = match_init_scale(model, graph, predicted)
         tensor = gq.graphs_to_tensor([graph], bits=args.bits, max_distance=ghn.max_distance)
         row = {
             "index": index,
@@ -149,12 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 ghn.node_states(tensor, message_passing=False).numpy()
             ),
         }
-        for start_name in ("random", "ghn"):
-            model.set_weights(initial)
-            if start_name == "ghn":
-                for param, value in zip(graph.params, predicted, strict=True):
-                    getattr(model.get_layer(param.layer[0]), param.attr).assign(value)
-            _calibrate_batch_norm(model, x_cal)
+        for start_name in starts(ghn, model, graph, args.bits, x_cal):
             layer_rows = _layer_ranks(model, x_val)
             kernels = [v.numpy() for v in model.trainable_variables if "kernel" in v.name]
             row[start_name] = {

@@ -69,6 +69,26 @@ def _calibrate_batch_norm(model, x_cal: np.ndarray) -> None:
             model(x_cal, training=True)
 
 
+def starts(ghn, model, graph, bits: int, x_cal: np.ndarray):
+    """Sets `model` to Keras' initialization, then to the GHN's prediction.
+
+    Yields "random", then "ghn", each time with batch norm calibrated on
+    `x_cal`; the prediction is scaled as `gq.predict` scales it
+    (`match_init_scale`).
+    """
+    from ghnq_tf.hypernet.init_scale import match_init_scale
+
+    initial = model.get_weights()
+    predicted = match_init_scale(model, graph, ghn.predict_params(graph, bits=bits)[0])
+    for start_name in ("random", "ghn"):
+        model.set_weights(initial)
+        if start_name == "ghn":
+            for param, value in zip(graph.params, predicted, strict=True):
+                getattr(model.get_layer(param.layer[0]), param.attr).assign(value)
+        _calibrate_batch_norm(model, x_cal)
+        yield start_name
+
+
 def _features(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(classifier inputs, logits) in inference mode."""
     from ghnq_tf._keras import keras
@@ -152,7 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     import ghnq_tf as gq
     from ghnq_tf._keras import keras, tf
     from ghnq_tf.evaluation.inputs import resolve_ghn
-    from ghnq_tf.hypernet.init_scale import match_init_scale
 
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -171,15 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         model = gq.search_space.build(specs[index], input_shape=(32, 32, 3), num_classes=10)
         graph = gq.graph_from_keras(model)
         row = {"index": index, "bn": bool(specs[index].get("bn", True))}
-        initial = model.get_weights()
-        predicted = ghn.predict_params(graph, bits=args.bits)[0]
-        predicted = match_init_scale(model, graph, predicted)
-        for start_name in ("random", "ghn"):
-            model.set_weights(initial)
-            if start_name == "ghn":
-                for param, value in zip(graph.params, predicted, strict=True):
-                    getattr(model.get_layer(param.layer[0]), param.attr).assign(value)
-            _calibrate_batch_norm(model, x_cal)
+        for start_name in starts(ghn, model, graph, args.bits, x_cal):
             f_fit, _ = _features(model, x_fit)
             f_val, logits = _features(model, x_val)
             rank, share = _spectrum(f_val)
