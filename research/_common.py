@@ -16,3 +16,15 @@ local_data = _benchmarks.local_data
 machine = _benchmarks.machine
 save = _benchmarks.save
 train_curve = _benchmarks.train_curve
+
+
+def use_threads(threads: int | None) -> None:
+    """Runs TensorFlow's ops on `threads` threads (intra- and inter-op); None: its default.
+
+    Call it before TensorFlow runs its first op.
+    """
+    if threads:
+        from ghnq_tf._keras import tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)

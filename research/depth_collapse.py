@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import save  # noqa: E402
+from _common import save, use_threads  # noqa: E402
 from feature_probe import DATA, _images, _spectrum, starts  # noqa: E402
 
 BINS = 5
@@ -114,12 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import ghnq_tf as gq
-    from ghnq_tf._keras import keras, tf
+    from ghnq_tf._keras import keras
     from ghnq_tf.evaluation.inputs import resolve_ghn
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
     start = time.process_time()
     if args.fresh_ghn:
         from ghnq_tf.training.config import load_config

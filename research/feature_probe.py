@@ -44,7 +44,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
-from _common import save  # noqa: E402
+from _common import save, use_threads  # noqa: E402
 
 DATA = "image_folder:../shared/data/cifar10"
 KEYS = ("head", "probe", "probe_raw", "tied_probe", "family_probe", "effective_rank", "top1_share")
@@ -170,12 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import ghnq_tf as gq
-    from ghnq_tf._keras import keras, tf
+    from ghnq_tf._keras import keras
     from ghnq_tf.evaluation.inputs import resolve_ghn
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
     start = time.process_time()
     ghn = resolve_ghn(args.ghn, "ghn")
     x_fit, y_fit = _images(args.data, "train[:-2000]", args.fit)
