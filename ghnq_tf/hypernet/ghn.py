@@ -177,8 +177,10 @@ class GHN(keras.Model):
                 only (the no-graph ablation).
         """
         plan = decode_plan(graph)
-        sizes = graph.node_sets[PARAM_SET].sizes
-        networks = tf.repeat(tf.range(tf.size(sizes)), tf.cast(sizes, tf.int32))
+        networks = None
+        if self.centre_coefficients:  # each parameter's network, for the decoder's centring
+            sizes = graph.node_sets[PARAM_SET].sizes
+            networks = tf.repeat(tf.range(tf.size(sizes)), tf.cast(sizes, tf.int32))
         return self.decoder(self._param_states(graph, bool(message_passing)), plan, networks)
 
     def _param_states(self, graph: Any, message_passing: bool) -> tf.Tensor:
