@@ -23,10 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import use_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "research" / "results"
@@ -143,11 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Path(args.run)
     if not (run / "metrics.json").is_file():
         parser.error(f"{run} has no metrics.json: pass a `ghnq-tf train` output directory.")
-    if args.threads:
-        from ghnq_tf._keras import tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
     store = RESULTS / f"learning_curve_{run.name}.json"
     scores = json.loads(store.read_text()) if store.is_file() else {}
     if args.score:

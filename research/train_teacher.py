@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import use_threads  # noqa: E402
 
 
 def resnet(width: int, blocks: int, num_classes: int):
@@ -68,11 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import ghnq_tf as gq
-    from ghnq_tf._keras import keras, tf
+    from ghnq_tf._keras import keras
 
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    use_threads(args.threads)
 
     keras.utils.set_random_seed(args.seed)
     train = gq.data.load(
