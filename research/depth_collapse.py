@@ -17,7 +17,9 @@ with the same kernel shape (Keras' initialization: about 0). Alike kernels
 stacked on each other act like repeated multiplication by one matrix,
 which pulls every input toward that matrix's leading directions. And it
 measures the mean cosine between the GHN's node states of different nodes,
-after message passing and after the encoder alone.
+after message passing and after the encoder alone, and how much of the conv
+head's coefficients every conv of a network shares: the norm of their mean
+over the network's convs against the RMS of what is left.
 
 Run: `.venv/bin/python research/depth_collapse.py --ghn cifar10_float`
 (`--fresh-ghn configs/screen.yaml`: an untrained GHN of that config)
@@ -94,6 +96,24 @@ def _node_similarity(states: np.ndarray) -> float:
     return float(cosine[~np.eye(len(states), dtype=bool)].mean())
 
 
+def _common_mode(ghn, tensor) -> float:
+    """|mean| / RMS deviation of the conv head's coefficients over one network's convs.
+
+    Kernels are RMS-normalized, so only the coefficients' direction counts:
+    a ratio well above 1 means every conv of the network gets about the
+    same kernel mix, whatever its node.
+    """
+    from ghnq_tf._keras import tf
+    from ghnq_tf.hypernet.ghn import decode_plan
+
+    rows = decode_plan(tensor).kind_rows["conv"]
+    states = tf.gather(ghn._param_states(tensor, True), rows)
+    coefficients = ghn.decoder.heads["conv"](states).numpy()[:, :-1]  # the gain left out
+    deviation = coefficients - coefficients.mean(axis=0)
+    rms = np.sqrt(np.mean(np.sum(np.square(deviation), axis=1)))
+    return float(np.linalg.norm(coefficients.mean(axis=0)) / rms)
+
+
 def _binned(rows: list[tuple[float, str, float]]) -> list[float]:
     bins = [[] for _ in range(BINS)]
     for depth, _, rank in rows:
@@ -142,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             "node_similarity_encoder": _node_similarity(
                 ghn.node_states(tensor, message_passing=False).numpy()
             ),
+            "coefficient_common_mode": _common_mode(ghn, tensor),
         }
         for start_name in starts(ghn, model, graph, args.bits, x_cal):
             layer_rows = _layer_ranks(model, x_val)
@@ -165,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for start_name in ("random", "ghn")
     }
-    for key in ("node_similarity", "node_similarity_encoder"):
+    for key in ("node_similarity", "node_similarity_encoder", "coefficient_common_mode"):
         means["ghn"][key] = round(statistics.fmean(r[key] for r in rows), 3)
     print("mean over networks:", means, f"({time.process_time() - start:.0f} CPU-s)")
     stem = "untrained_" + Path(args.fresh_ghn).stem if args.fresh_ghn else Path(args.ghn).stem
