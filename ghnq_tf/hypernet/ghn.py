@@ -61,7 +61,9 @@ class GHN(keras.Model):
     Args:
         hidden: width of node states.
         num_layers: rounds of message passing.
-        conv: TF-GNN convolution, `"simple"` or `"gatv2"`.
+        conv: TF-GNN convolution, `"simple"` or `"gatv2"`, or `"sweep"`:
+            GHN-2's gated sweep through the graph in the order the network
+            computes (`num_layers` forward-and-backward passes).
         max_distance: virtual-edge cut-off the GHN is used with.
         channels: channel extent of the decoder's maximal tensor.
         kernel_size: spatial extent of the decoder's maximal tensor.

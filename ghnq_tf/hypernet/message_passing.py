@@ -1,9 +1,10 @@
-"""Synchronous message passing over the forward, backward and virtual edges.
+"""Message passing over the forward, backward and virtual edges.
 
-GHN-2 sweeps nodes one at a time with a shared GRU; we use TF-GNN's parallel
-`GraphUpdate` stack instead (every node updated at once each round), which is
-what a CPU runs well. Each round: one convolution per edge set, a residual
-next state, then layer norm.
+By default, TF-GNN's parallel `GraphUpdate` stack: every node updated at
+once each round, one convolution per edge set, a residual next state, then
+layer norm. `conv="sweep"` is GHN-2's order instead: a gated sweep through
+the graph, level by level, forward then backward
+(`ghnq_tf.hypernet.sweep`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.graph.schema import NODE_SET
+from ghnq_tf.hypernet.sweep import GraphSweep
 
-CONV_TYPES = ("simple", "gatv2")
+CONV_TYPES = ("simple", "gatv2", "sweep")
 
 
 def _convolution(kind: str, hidden: int, edge_feature: str | None) -> keras.layers.Layer:
@@ -48,7 +50,9 @@ class MessagePassing(keras.layers.Layer):
         hidden: width of the node states.
         num_layers: number of message-passing rounds.
         conv: `"simple"` (`tfgnn.keras.layers.SimpleConv`, mean of MLP
-            messages) or `"gatv2"` (`GATv2Conv`, 4 heads).
+            messages), `"gatv2"` (`GATv2Conv`, 4 heads), or `"sweep"`
+            (GHN-2's gated sweep, `num_layers` forward-and-backward passes;
+            see `ghnq_tf.hypernet.sweep`).
         max_distance: the largest virtual-edge distance that gets its own
             embedding (larger distances share the last one).
     """
@@ -71,6 +75,10 @@ class MessagePassing(keras.layers.Layer):
         self.num_layers = num_layers
         self.conv = conv
         self.max_distance = max_distance
+        if conv == "sweep":
+            if num_layers:
+                self.sweep = GraphSweep(hidden=hidden, traversals=num_layers, name="sweep")
+            return
         self.distance = keras.layers.Embedding(max_distance + 1, hidden // 4, name="distance")
         self.rounds = [self._round(i) for i in range(num_layers)]
         self.norms = [keras.layers.LayerNormalization(name=f"norm_{i}") for i in range(num_layers)]
@@ -96,6 +104,8 @@ class MessagePassing(keras.layers.Layer):
     def call(self, graph: Any, states: tf.Tensor) -> tf.Tensor:
         import tensorflow_gnn as tfgnn
 
+        if self.conv == "sweep":
+            return self.sweep(graph, states) if self.num_layers else states
         distance = graph.edge_sets["virtual"]["distance"]
         graph = graph.replace_features(
             node_sets={NODE_SET: {tfgnn.HIDDEN_STATE: states}},

@@ -139,7 +139,7 @@ _CHOICES = {
     "training.optimizer": ("adam", "adamw", "sgd"),
     "training.schedule": ("constant", "cosine"),
     "training.activation_ranges": ("initial", "batch", "mse"),
-    "ghn.conv": ("simple", "gatv2"),
+    "ghn.conv": ("simple", "gatv2", "sweep"),
     "strategy": ("default", "one_device", "mirrored", "multi_worker"),
 }
 
