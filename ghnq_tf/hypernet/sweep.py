@@ -43,8 +43,8 @@ class GraphSweep(keras.layers.Layer):
     """`traversals` forward-then-backward gated sweeps over the `ops` node set.
 
     Example:
-        >>> sweep = GraphSweep(hidden=16, traversals=1)
-        >>> states = sweep(graph_tensor, node_states)  # [num_nodes, 16]
+        sweep = GraphSweep(hidden=16, traversals=1)
+        h = sweep(graph_tensor, node_states)  # [num_nodes, 16] → [num_nodes, 16]
 
     Args:
         hidden: width of the node states.
