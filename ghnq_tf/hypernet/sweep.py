@@ -73,10 +73,17 @@ class GraphSweep(keras.layers.Layer):
         self.norm = keras.layers.LayerNormalization(name="norm")
 
     def build(self, input_shape: Any) -> None:
-        for layer in (self.message, self.virtual_message):
-            layer.build((None, self.hidden))
-        self.gru.build((None, self.hidden))
-        self.norm.build((None, self.hidden))
+        # Each weight is built in its layer's name scope (`.../sweep/gru/kernel:0`,
+        # `.../sweep/message/message_hidden/kernel:0`), not as a bare `kernel:0`.
+        for mlp in (self.message, self.virtual_message):
+            with tf.name_scope(mlp.name):
+                for dense in mlp.layers:
+                    with tf.name_scope(dense.name):
+                        dense.build((None, self.hidden))
+            mlp.build((None, self.hidden))  # its layers are built: no new weights
+        for layer in (self.gru, self.norm):
+            with tf.name_scope(layer.name):
+                layer.build((None, self.hidden))
         super().build(input_shape)
 
     def _pass(self, states: tf.Tensor, level: tf.Tensor, edges: list[tuple]) -> tf.Tensor:

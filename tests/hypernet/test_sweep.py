@@ -89,6 +89,9 @@ def test_a_sweep_ghn_trains_saves_and_loads(tmp_path):
         loss = tf.add_n([tf.reduce_sum(tf.square(t)) for t in ghn(graph)])
     grads = tape.gradient(loss, sweep.trainable_variables)
     assert len(grads) == 13  # two 2-layer MLPs, the GRU's 3, the norm's 2
+    names = [v.name for v in sweep.trainable_variables]
+    assert len(set(names)) == 13
+    assert all(name.startswith("message_passing/sweep/") for name in names), names
     assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
     ghn.save(str(tmp_path / "sweep.keras"))
     loaded = GHN.load(str(tmp_path / "sweep.keras"))
