@@ -23,7 +23,7 @@ from _common import local_data, save  # noqa: E402
 
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras  # noqa: E402
-from ghnq_tf.quant.calibrate import Calibrator  # noqa: E402
+from ghnq_tf.quant.calibration import Calibrator  # noqa: E402
 
 SIZES = (128, 256, 512)
 

@@ -23,7 +23,7 @@ from ghnq_tf.evaluation.inputs import EvalData, resolve_ghn, split_archs  # noqa
 from ghnq_tf.evaluation.runner import metrics_fn, top1_and_loss  # noqa: E402
 from ghnq_tf.graph.from_keras import graph_from_keras  # noqa: E402
 from ghnq_tf.quant import quantize  # noqa: E402
-from ghnq_tf.quant.calibrate import Calibrator  # noqa: E402
+from ghnq_tf.quant.calibration import Calibrator  # noqa: E402
 from ghnq_tf.quant.variables import inject, target_list  # noqa: E402
 
 

@@ -37,7 +37,7 @@ from _common import save  # noqa: E402
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras  # noqa: E402
 from ghnq_tf.prediction.predict import predict_many  # noqa: E402
-from ghnq_tf.quant.quantize import tfmot_quantize  # noqa: E402
+from ghnq_tf.quant.quantize_model import tfmot_quantize  # noqa: E402
 
 L = keras.layers
 TARGETS = {"MobileNetV2": 1.5, "ResNet50": 3.0}  # issue 33, seconds without calibration

@@ -27,7 +27,7 @@ from _common import save  # noqa: E402
 import ghnq_tf as gq  # noqa: E402
 from ghnq_tf._keras import keras  # noqa: E402
 from ghnq_tf.quant.canonical import build_canonical, has_repeated_inputs  # noqa: E402
-from ghnq_tf.quant.quantize import rewired_layers  # noqa: E402
+from ghnq_tf.quant.quantize_model import rewired_layers  # noqa: E402
 
 _n_bit = tfmot.quantization.keras.experimental.default_n_bit
 

@@ -128,7 +128,7 @@ def run_demo(
         run_demo(archs=(0,), bits=(8, 2))
     """
     import ghnq_tf as gq
-    from ghnq_tf.quant.calibrate import Calibrator
+    from ghnq_tf.quant.calibration import Calibrator
     from ghnq_tf.quant.retarget import retarget
     from ghnq_tf.quant.variables import inject, target_list
 

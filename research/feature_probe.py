@@ -61,7 +61,7 @@ def _images(data: str, split: str, count: int, seed: int = 0) -> tuple[np.ndarra
 def _calibrate_batch_norm(model, x_cal: np.ndarray) -> None:
     """Moving statistics := the statistics of `x_cal`, with `gq.calibrate`'s BN patch."""
     from ghnq_tf._keras import keras
-    from ghnq_tf.quant.calibrate import batch_norm_momentum_zero, patched_attributes
+    from ghnq_tf.quant.calibration import batch_norm_momentum_zero, patched_attributes
 
     norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     if norms:

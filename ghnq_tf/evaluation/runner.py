@@ -23,7 +23,7 @@ from ghnq_tf.evaluation import baselines as bl
 from ghnq_tf.evaluation.inputs import EvalData
 from ghnq_tf.graph.from_keras import graph_from_keras
 from ghnq_tf.quant import quantize
-from ghnq_tf.quant.calibrate import Calibrator
+from ghnq_tf.quant.calibration import Calibrator
 from ghnq_tf.quant.retarget import retarget
 from ghnq_tf.quant.variables import inject, target_list
 

@@ -13,9 +13,9 @@ from ghnq_tf.hypernet.ghn import GHN
 from ghnq_tf.hypernet.tiling import break_tiling, check_noise_scale
 from ghnq_tf.prediction.mixed import predict_policy_params
 from ghnq_tf.quant.bits import parse_bits
-from ghnq_tf.quant.calibrate import Calibrator
+from ghnq_tf.quant.calibration import Calibrator
 from ghnq_tf.quant.mse_ranges import check_ranges
-from ghnq_tf.quant.quantize import quantize
+from ghnq_tf.quant.quantize_model import quantize
 from ghnq_tf.quant.variables import inject, target_list
 
 DEFAULT_GHN = "cifar10"

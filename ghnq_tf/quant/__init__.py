@@ -8,10 +8,10 @@ Example:
 """
 
 from ghnq_tf.quant.bits import BitsSpec, parse_bits
-from ghnq_tf.quant.calibrate import calibrate
+from ghnq_tf.quant.calibration import calibrate
 from ghnq_tf.quant.configs import OutputQuantizeConfig, WeightsQuantizeConfig
 from ghnq_tf.quant.layers import UnsupportedLayerError, check_supported, supported_layer_types
-from ghnq_tf.quant.quantize import quantize, quantize_scope
+from ghnq_tf.quant.quantize_model import quantize, quantize_scope
 from ghnq_tf.quant.sites import QuantizerSite, quantizer_sites
 from ghnq_tf.quant.tf_op_layer import ElementwiseOp
 from ghnq_tf.quant.variables import target_variables

@@ -6,11 +6,11 @@ the `num_bits` of the quantizer objects (and of the configs that made them).
 `retarget(qmodel, bits=b)` rewrites those in place, so one wrapped model
 serves every bitwidth: after `gq.calibrate` on the same data it computes
 exactly what `gq.quantize(model, bits=b)` followed by the same calibration
-computes (tested). `Calibrator` (`ghnq_tf.quant.calibrate`) re-traces its
+computes (tested). `Calibrator` (`ghnq_tf.quant.calibration`) re-traces its
 passes by itself after a `retarget`.
 
 Example:
-    from ghnq_tf.quant.calibrate import Calibrator
+    from ghnq_tf.quant.calibration import Calibrator
     qmodel = gq.quantize(model, bits=8)
     calibrator = Calibrator(qmodel)
     for b in (8, 4, 2):

@@ -44,9 +44,9 @@ from ghnq_tf.prediction.mixed import (
     weight_counts,
 )
 from ghnq_tf.quant.bits import parse_bits
-from ghnq_tf.quant.calibrate import batch_norm_momentum_zero, patched_attributes, pool_batch_norm
+from ghnq_tf.quant.calibration import batch_norm_momentum_zero, patched_attributes, pool_batch_norm
 from ghnq_tf.quant.canonical import make_plan
-from ghnq_tf.quant.quantize import quantize
+from ghnq_tf.quant.quantize_model import quantize
 from ghnq_tf.quant.sites import INPUT, WEIGHT, QuantizerSite, QuantizeWrapper, quantizer_sites
 from ghnq_tf.quant.variables import target_list
 

@@ -19,7 +19,7 @@ from quant_models import (
 import ghnq_tf as gq
 from ghnq_tf._compat import tf_keras as tfk
 from ghnq_tf._keras import keras, tf
-from ghnq_tf.quant.quantize import quantize, tfmot_quantize
+from ghnq_tf.quant.quantize_model import quantize, tfmot_quantize
 
 L = keras.layers
 

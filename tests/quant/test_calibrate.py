@@ -6,7 +6,7 @@ from quant_models import conv_bn_model
 
 from ghnq_tf._keras import keras, tf
 from ghnq_tf.quant import calibrate, quantize, quantizer_sites
-from ghnq_tf.quant.calibrate import Calibrator
+from ghnq_tf.quant.calibration import Calibrator
 from ghnq_tf.quant.retarget import retarget
 
 L = keras.layers

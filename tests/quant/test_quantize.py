@@ -89,7 +89,7 @@ def test_tfmot_rewiring_is_an_error_not_a_silent_change(monkeypatch):
     b = L.Conv2D(8, 1, name="b")(inputs)
     model = keras.Model(inputs, L.Concatenate(name="cat")([a, a, b]))
     assert quantize(model, bits=8).output_shape == (None, 8, 8, 24)
-    quantize_module = importlib.import_module("ghnq_tf.quant.quantize")
+    quantize_module = importlib.import_module("ghnq_tf.quant.quantize_model")
     monkeypatch.setattr(quantize_module, "needs_rebuild", lambda model: False)
     with pytest.raises(RuntimeError, match=r"rewired layer 'cat'.*\['a', 'b'\]"):
         quantize(model, bits=8)
