@@ -74,7 +74,13 @@ CLASSIFIER_BETA = 0.1
 KERNEL_KINDS = ("conv", "dw_conv", "linear", "classifier")
 # GHN options that change how parameters are decoded but none of the
 # weights: a trained GHN can be loaded with them switched (`training.init_from`).
-DECODING_SWITCHES = ("roll_pointwise", "orthogonal_kernels", "centre_coefficients", "centre_states")
+DECODING_SWITCHES = (
+    "roll_pointwise",
+    "orthogonal_kernels",
+    "centre_coefficients",
+    "centre_states",
+    "skip_states",
+)
 # Kinds whose coefficients `centre_coefficients` centres within each network:
 # the classifier (one per network) and 1-D parameters keep theirs.
 CENTRED_KINDS = ("conv", "dw_conv", "linear")

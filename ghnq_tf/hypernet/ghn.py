@@ -42,6 +42,11 @@ def _centred_per_network(graph: Any, states: tf.Tensor) -> tf.Tensor:
     return centred * tf.math.rsqrt(power + 1e-6)
 
 
+def _unit_rms(states: tf.Tensor) -> tf.Tensor:
+    """Each node's state scaled to unit RMS over its features."""
+    return states * tf.math.rsqrt(tf.reduce_mean(tf.square(states), axis=1, keepdims=True) + 1e-12)
+
+
 @keras.utils.register_keras_serializable(package="ghnq_tf")
 class GHN(keras.Model):
     """Graph hypernetwork: predicts every parameter of the networks in a graph.
@@ -90,6 +95,12 @@ class GHN(keras.Model):
             network's nodes, so what tells a network's nodes apart is not
             small beside what they share (`research/depth_collapse.py`:
             trained GHNs' node states have a mean cosine near 1).
+        skip_states: the decoder reads each node's state after message
+            passing plus its own encoder state scaled to unit RMS (a skip
+            around message passing, as the last round's layer norm leaves
+            unit RMS too), so what tells a node apart from its network's
+            other nodes reaches the decoder however alike the rounds make
+            the states.
     """
 
     def __init__(
@@ -111,6 +122,7 @@ class GHN(keras.Model):
         orthogonal_kernels: bool = False,
         centre_coefficients: float = 0.0,
         centre_states: bool = False,
+        skip_states: bool = False,
         name: str = "ghn",
         **kwargs: Any,
     ) -> None:
@@ -131,6 +143,7 @@ class GHN(keras.Model):
         self.orthogonal_kernels = bool(orthogonal_kernels)
         self.centre_coefficients = float(centre_coefficients)
         self.centre_states = bool(centre_states)
+        self.skip_states = bool(skip_states)
         self.encoder = NodeEncoder(hidden=hidden, name="encoder")
         self.message_passing = MessagePassing(
             hidden=hidden,
@@ -160,9 +173,11 @@ class GHN(keras.Model):
 
     def node_states(self, graph: Any, *, message_passing: bool = True) -> tf.Tensor:
         """Node states after encoding and (unless switched off) message passing."""
-        states = self.encoder(graph)
+        encoded = states = self.encoder(graph)
         if message_passing:
-            states = self.message_passing(graph, states)
+            states = self.message_passing(graph, encoded)
+            if self.skip_states:
+                states = states + _unit_rms(encoded)
         if self.centre_states:
             states = _centred_per_network(graph, states)
         return states
@@ -244,6 +259,7 @@ class GHN(keras.Model):
             "orthogonal_kernels": self.orthogonal_kernels,
             "centre_coefficients": self.centre_coefficients,
             "centre_states": self.centre_states,
+            "skip_states": self.skip_states,
             "name": self.name,
         }
 

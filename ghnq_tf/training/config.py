@@ -70,6 +70,7 @@ class GHNConfig:
     orthogonal_kernels: bool = False
     centre_coefficients: float = 0.0
     centre_states: bool = False
+    skip_states: bool = False
 
 
 @dataclasses.dataclass

@@ -301,3 +301,21 @@ def test_centre_states_gives_each_network_centred_unit_rms_states():
     for a, b in zip(alone, together, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
     assert GHN.from_config(ghn.get_config()).centre_states is True
+
+
+def test_skip_states_adds_each_nodes_unit_rms_encoder_state():
+    graph = graphs_to_tensor([graph_from_keras(_net(8))], bits=4)
+    keras.utils.set_random_seed(9)
+    plain = GHN(hidden=16, num_layers=2, rank=0, basis=2).build_all()
+    skip = GHN.from_config({**plain.get_config(), "skip_states": True}).build_all()
+    skip.set_weights(plain.get_weights())  # no weights of its own
+    encoded = plain.encoder(graph).numpy()
+    unit = encoded / np.sqrt(np.mean(encoded**2, axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        skip.node_states(graph).numpy(), plain.node_states(graph).numpy() + unit, atol=1e-5
+    )
+    # The no-graph ablation decodes the encoder states alone, as without the skip.
+    np.testing.assert_allclose(
+        skip.node_states(graph, message_passing=False).numpy(), encoded, atol=1e-6
+    )
+    assert GHN.from_config(skip.get_config()).skip_states is True
