@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"screen idea={args.idea} seed={args.seed} zoo W4A4={100 * record['zoo_w4a4']:.1f}%")
         return 0
 
-    run = train(config, verbose=2)
+    train(config, verbose=2)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     # A resumed run's training CPU is summed over its processes in metrics.json.
     epochs = json.loads((out / "metrics.json").read_text()).get("epochs", [])
@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_minutes": (train_cpu + score_cpu) / 60,
         "zoo_cpu_minutes": zoo_cpu / 60,
         "threads": args.threads,
-        "val_history": run["history"].get("val_accuracy"),
-        "train_history": run["history"].get("accuracy"),
+        # From metrics.json, which spans resumes (a resumed process's own
+        # history holds only the epochs it ran).
+        "val_history": [e["val_accuracy"] for e in epochs if "val_accuracy" in e] or None,
+        "train_history": [e["accuracy"] for e in epochs if "accuracy" in e] or None,
         "config": config.to_dict(),
         "command": " ".join(["research/screen.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
